@@ -1,0 +1,59 @@
+# The two commands of the Quick start: `make book` and `make test`.
+# Both set up .venv first and are cheap to re-run when nothing changed.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The build and the tests run on the CPU profile unless RNNLIB_PROFILE says otherwise;
+# progress bars are for people at a notebook, not for logs.
+export TQDM_DISABLE ?= 1
+export MPLBACKEND ?= Agg
+export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
+# pip on this kind of machine lists optional local mirrors; silence only that line.
+PIP_FILTER := grep -v -E "^WARNING: Location 'file:.*' is ignored" || true
+
+.PHONY: help venv book test test-fast clean distclean serve bench
+
+help:
+	@echo "make book   - set up .venv and build the site into _build/html (warnings are errors)"
+	@echo "make test   - set up .venv, build the book and run every test (unit, oracle, notebooks, autograder)"
+	@echo "make serve  - serve _build/html on http://127.0.0.1:8000"
+	@echo "make bench  - run the benchmarks in benchmarks/ (prints figures)"
+	@echo "make clean  - remove build outputs; make distclean also removes .venv"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing pinned requirements into $(VENV) ..."
+	@$(BIN)/python -m pip install -q -r requirements.txt 2>&1 | $(PIP_FILTER)
+	@$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | $(PIP_FILTER)
+	@$(BIN)/python -c "import numpy, torch, nbgrader, jupyter_book, rnnlib" \
+	  || { echo "The virtual environment is incomplete; see the pip output above."; exit 1; }
+	@touch $(STAMP)
+
+book: venv
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "Site built: open _build/html/index.html (or run 'make serve')."
+
+test: book
+	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --nbval-lax notebooks
+
+serve:
+	$(BIN)/python -m http.server --directory _build/html --bind 127.0.0.1 8000
+
+bench: venv
+	$(BIN)/python benchmarks/lstm.py
+	$(BIN)/python benchmarks/grading.py
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info
