@@ -166,7 +166,8 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b, peephole=None):
     x, h_prev, c_prev, Wx, Wh, b, peephole = _check_lstm_args(
         x, h_prev, c_prev, Wx, Wh, b, peephole, False, "h_prev"
     )
-    # Same order of additions as lstm_forward, so a step and a sequence agree.
+    # The same sums as lstm_forward (which folds b into its input matmul), so a step and
+    # a sequence agree to rounding.
     a = x @ Wx
     a += b
     a += h_prev @ Wh
@@ -252,8 +253,9 @@ def lstm_forward(x, h0, Wx, Wh, b, peephole=None):
     N, T, D = x.shape
     H = h0.shape[1]
     dtype = x.dtype
-    # Internally time-major and grouped by gate, so that every array the loop touches
-    # is contiguous: gates[k, t] is the (N, H) block of gate k = (i, f, g, o) at step t.
+    # Internally time-major and grouped by gate, so that the elementwise work of a step
+    # runs on contiguous blocks: gates[k, t] is the (N, H) block of gate k = (i, f, g, o)
+    # at step t.
     # The bias trick: with x_aug = [x_t, 1], x_aug [Wx; b] = x_t Wx + b, so one matmul
     # projects the inputs of all steps and adds the bias (and the backward pass gets
     # dWx and db from one matmul as well).
@@ -262,17 +264,16 @@ def lstm_forward(x, h0, Wx, Wh, b, peephole=None):
     x_aug[:, D] = 1
     Wb = np.concatenate([Wx, b[None]], axis=0)                    # (D + 1, 4H)
     Wb_by_gate = Wb.reshape(D + 1, 4, H).transpose(1, 0, 2)       # (4, D + 1, H) view
-    Wh_by_gate = Wh.reshape(H, 4, H).transpose(1, 0, 2)           # (4, H, H) view
     gates = np.matmul(x_aug, Wb_by_gate).reshape(4, T, N, H)
-    hs = np.empty((T + 1, N, H), dtype=dtype)   # hs[t] = h_{t-1}: hs[0] = h0
+    hs = np.empty((T + 1, N, H), dtype=dtype)   # hs[t] is the state entering step t
     cs = np.empty((T + 1, N, H), dtype=dtype)   # cs[0] = c0 = 0
     tanh_c = np.empty((T, N, H), dtype=dtype)
     hs[0] = h0
     cs[0] = 0
-    recurrent = np.empty((4, N, H), dtype=dtype)
+    recurrent = np.empty((N, 4 * H), dtype=dtype)
     for t in range(T):
         a = gates[:, t]
-        a += np.matmul(hs[t], Wh_by_gate, out=recurrent)
+        a += _by_gate(np.matmul(hs[t], Wh, out=recurrent))
         _cell_forward(a, cs[t], peephole, cs[t + 1], tanh_c[t], hs[t + 1])
     # Batch-first view of the time-major states (as torch returns for batch_first=True).
     h = hs[1:].transpose(1, 0, 2)

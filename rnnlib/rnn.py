@@ -75,7 +75,7 @@ def rnn_step_forward(x, h_prev, Wx, Wh, b, activation="tanh"):
     """
     _check_activation(activation)
     x, h_prev, Wx, Wh, b = check_recurrent_args(x, h_prev, Wx, Wh, b, 1, False, "h_prev")
-    # Same order of additions as rnn_forward, so a step and a sequence agree to the last bit.
+    # Same order of additions as rnn_forward, so a step and a sequence agree.
     a = x @ Wx
     a += b
     a += h_prev @ Wh

@@ -1,0 +1,93 @@
+"""``python -m autograder``: the instructor's command line.
+
+    python -m autograder generate ASSIGNMENT
+    python -m autograder grade ASSIGNMENT SUBMISSIONS [--jobs N] [--timeout S]
+    python -m autograder feedback ASSIGNMENT
+    python -m autograder export ASSIGNMENT --csv FILE
+
+Every command takes ``--workdir DIR`` (default: ``grading/`` in the repository, which git
+ignores), so several courses or terms can keep separate gradebooks.
+"""
+
+import argparse
+import os
+import sys
+
+from . import commands
+from .parts import ASSIGNMENTS
+from .sandbox import DEFAULT_LIMITS
+from .workdir import Workdir, default_workdir
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder",
+        description="Generate, grade, give feedback on and export the course's assignments.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workdir", default=None,
+                        help="nbgrader course folder with the gradebook (default: "
+                             f"{default_workdir()})")
+    sub = parser.add_subparsers(dest="command", required=True)
+    assignments = sorted(ASSIGNMENTS)
+
+    p = sub.add_parser("generate", parents=[common],
+                       help="make the student version in WORKDIR/release/ASSIGNMENT/")
+    p.add_argument("assignment", choices=assignments)
+    p.add_argument("--source", default=None,
+                   help="folder that holds ASSIGNMENT/ (default: autograder/source)")
+
+    p = sub.add_parser("grade", parents=[common],
+                       help="grade a folder of <student_id>/<anything>.ipynb or an LMS zip")
+    p.add_argument("assignment", choices=assignments)
+    p.add_argument("submissions", help="folder or .zip of submissions")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
+                   help="submissions graded at the same time (default: number of cores)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_LIMITS["timeout_seconds"],
+                   help="wall-clock seconds per graded function (default %(default)s)")
+    p.add_argument("--memory-mb", type=int, default=DEFAULT_LIMITS["memory_mb"],
+                   help="address-space limit per graded function (default %(default)s)")
+    p.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
+                   help="auto: bubblewrap when it works, else limits only (NOT isolated)")
+    p.add_argument("--force", action="store_true",
+                   help="re-grade submissions that were graded before and did not change")
+    p.add_argument("--source", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("feedback", parents=[common],
+                       help="one HTML page per student in WORKDIR/feedback/")
+    p.add_argument("assignment", choices=assignments)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("export", parents=[common],
+                       help="CSV: student id, points per graded function, total, max")
+    p.add_argument("assignment", choices=assignments)
+    p.add_argument("--csv", required=True, help="file to write")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    workdir = Workdir(args.workdir or default_workdir())
+    try:
+        if args.command == "generate":
+            commands.generate(workdir, args.assignment, source_root=args.source)
+        elif args.command == "grade":
+            limits = {"timeout_seconds": args.timeout, "cpu_seconds": int(args.timeout) + 1,
+                      "memory_mb": args.memory_mb}
+            commands.grade(workdir, args.assignment, args.submissions, jobs=args.jobs,
+                           sandbox=args.sandbox, limits=limits, force=args.force,
+                           progress=not args.quiet, source_root=args.source)
+        elif args.command == "feedback":
+            commands.feedback(workdir, args.assignment, progress=not args.quiet)
+        elif args.command == "export":
+            commands.export(workdir, args.assignment, args.csv)
+    except (RuntimeError, FileNotFoundError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        # Every grade already recorded is safe (atomic records, one transaction per student
+        # in the gradebook); leave at once instead of waiting for the running sandboxes.
+        print("\ninterrupted: run the same command again to grade the rest", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(130)
+    return 0

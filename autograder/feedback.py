@@ -1,0 +1,274 @@
+"""Autograded notebooks (for nbgrader's formgrader) and one feedback page per student.
+
+The autograded notebook is the student's notebook with the instructor's locked cells put
+back (as ``nbgrader autograde`` does) and, under each test cell, the grader's result for
+that part as the cell's output. The feedback page shows a table of the parts (points,
+hidden cases passed, the reason) and then that notebook. Everything the student's code
+produced is escaped; math is typeset by a local MathJax 3 copy placed beside the page, so
+the page works without internet.
+"""
+
+import copy
+import html
+import json
+import os
+import re
+import shutil
+from importlib import metadata
+from pathlib import Path
+
+import nbformat
+
+from .notebook import nbgrader_meta, read_notebook
+
+MATHJAX_FILE = "tex-svg-full.js"
+MATHJAX_CONFIG = """\
+// MathJax 3 configuration for the feedback pages (written by python -m autograder feedback).
+window.MathJax = {
+  tex: {inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]],
+        displayMath: [["$$", "$$"], ["\\\\[", "\\\\]"]], processEscapes: true},
+  svg: {fontCache: "global"},
+  options: {ignoreHtmlClass: "tex2jax_ignore"}
+};
+(function () {
+  var script = document.createElement("script");
+  script.src = document.currentScript.src.replace(/config\\.js(\\?.*)?$/, "%s");
+  script.async = true;
+  document.head.appendChild(script);
+})();
+""" % MATHJAX_FILE
+
+
+def part_text(part):
+    """The grader's result for one part, as plain text."""
+    kind = "extra credit" if part.get("bonus") else "points"
+    lines = [f"{part['name']}: {part['points']:g} / {part['max_points']:g} {kind} "
+             f"({part['passed']}/{part['cases']} hidden cases correct)",
+             f"  {part['reason']}"]
+    lines += [f"  note: {note}" for note in part.get("notes", [])]
+    return "\n".join(lines) + "\n"
+
+
+def autograded_notebook(source_path, student_nb, record):
+    """JSON text of the autograded notebook for one record."""
+    source = read_notebook(source_path)
+    locked = {nbgrader_meta(c).get("grade_id"): c for c in source.cells
+              if nbgrader_meta(c).get("locked") and nbgrader_meta(c).get("grade_id")}
+    if student_nb is None:
+        nb = copy.deepcopy(source)
+        for cell in nb.cells:
+            if nbgrader_meta(cell).get("solution"):
+                cell.source = "# (no readable submission)"
+    else:
+        nb = copy.deepcopy(student_nb)
+    cells, seen = [], set()
+    for cell in nb.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if grade_id in locked and grade_id not in seen:
+            cell = copy.deepcopy(locked[grade_id])
+        if grade_id:
+            seen.add(grade_id)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cells.append(cell)
+    # put back test cells the student deleted, after their solution cell (or at the end)
+    for part in record["parts"]:
+        test_id = f"test_{part['name']}"
+        if test_id in seen or test_id not in locked:
+            continue
+        position = next((i + 1 for i, c in enumerate(cells)
+                         if nbgrader_meta(c).get("grade_id") == part["name"]), len(cells))
+        cells.insert(position, copy.deepcopy(locked[test_id]))
+    results = {f"test_{p['name']}": p for p in record["parts"]}
+    for cell in cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if cell.cell_type == "code" and grade_id in results:
+            cell.outputs = [nbformat.v4.new_output(
+                "stream", name="stdout", text="[autograder] " + part_text(results[grade_id]))]
+    nb.cells = cells
+    nb.metadata["autograder"] = {"total": record["total"], "max": record["max"]}
+    return nbformat.writes(nb)
+
+
+# ----------------------------------------------------------------------------- mathjax
+def find_mathjax():
+    """Folder of a local MathJax 3 build that ships ``tex-svg-full.js``, or None."""
+    try:
+        files = metadata.files("sphinx-mathjax-offline") or []
+        for entry in files:
+            if str(entry).endswith("mathjax/" + MATHJAX_FILE):
+                return Path(entry.locate()).parent
+    except metadata.PackageNotFoundError:
+        pass
+    return None
+
+
+def install_mathjax(folder, cache):
+    """``folder/mathjax/{config.js, tex-svg-full.js}``, hard-linked from ``cache`` when
+    possible so that a class of pages costs one copy on disk."""
+    origin = find_mathjax()
+    target = Path(folder) / "mathjax"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "config.js").write_text(MATHJAX_CONFIG, encoding="utf-8")
+    if origin is None:
+        return False
+    cache = Path(cache)
+    cached = cache / MATHJAX_FILE
+    if not cached.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(origin / MATHJAX_FILE, cached)
+    destination = target / MATHJAX_FILE
+    if destination.exists():
+        destination.unlink()
+    try:
+        os.link(cached, destination)
+    except OSError:
+        shutil.copyfile(cached, destination)
+    return True
+
+
+# ----------------------------------------------------------------------------- page
+STYLE = """
+<style>
+.autograder-summary {max-width: 1100px; margin: 1.5em auto; padding: 1em 1.5em;
+  font-family: system-ui, sans-serif; border: 1px solid #ccc; border-radius: 6px;}
+.autograder-summary table {border-collapse: collapse; width: 100%;}
+.autograder-summary th, .autograder-summary td {border-bottom: 1px solid #ddd;
+  padding: 0.4em 0.6em; text-align: left; vertical-align: top;}
+.autograder-summary .ok {color: #1a7f37;} .autograder-summary .bad {color: #b42318;}
+.autograder-summary pre {white-space: pre-wrap; background: #f6f8fa; padding: 0.5em;
+  max-height: 12em; overflow: auto;}
+.autograder-summary .warning {color: #b42318; font-weight: bold;}
+</style>
+"""
+
+
+def summary_html(record):
+    e = html.escape
+    rows = []
+    for part in record["parts"]:
+        cls = "ok" if part["points"] >= part["max_points"] else "bad"
+        notes = "".join(f"<br><small>{e(n)}</small>" for n in part.get("notes", []))
+        output = (f"<details><summary>printed output</summary><pre>{e(part['output'])}</pre>"
+                  "</details>" if part.get("output") else "")
+        label = " (extra credit)" if part.get("bonus") else ""
+        rows.append(
+            f"<tr><td><code>{e(part['name'])}</code>{label}</td>"
+            f"<td class='{cls}'>{part['points']:g} / {part['max_points']:g}</td>"
+            f"<td>{part['passed']} / {part['cases']}</td>"
+            f"<td>{e(part['reason'])}{notes}{output}</td></tr>")
+    notes = "".join(f"<li>{e(n)}</li>" for n in record.get("notes", []))
+    warning = ""
+    if not record.get("sandbox", {}).get("isolated", True):
+        warning = ("<p class='warning'>Graded without isolation (bubblewrap was not "
+                   "available).</p>")
+    return (
+        f"<div class='autograder-summary tex2jax_ignore'>"
+        f"<h1>Feedback: {e(record['assignment'])}</h1>"
+        f"<p>Student <code>{e(record['student'])}</code>. Total "
+        f"<strong>{record['total']:g} / {record['max']:g}</strong>"
+        + (f" (including {record['bonus']:g} extra credit)" if record.get("bonus") else "")
+        + f". Graded {e(record.get('graded_at', ''))}.</p>"
+        "<p>Each graded function was run on hidden inputs (new random values for every "
+        "grading run) and compared with the course's reference implementation; a part's "
+        "points are shared equally among its cases.</p>"
+        "<table><tr><th>function</th><th>points</th><th>hidden cases</th>"
+        f"<th>result</th></tr>{''.join(rows)}</table>"
+        + (f"<ul>{notes}</ul>" if notes else "") + warning + "</div>")
+
+
+_EXPORTER = []
+REMOTE_SCRIPT = re.compile(r"<script[^>]*\ssrc=[\"']https?://[^>]*>\s*</script>", re.I)
+MODULE_SCRIPT = re.compile(r"<script type=\"module\">.*?</script>", re.S)
+
+
+def _exporter():
+    if not _EXPORTER:
+        from nbconvert import HTMLExporter
+
+        exporter = HTMLExporter(template_name="lab", mathjax_url="mathjax/config.js")
+        exporter.exclude_input_prompt = True
+        exporter.exclude_output_prompt = True
+        _EXPORTER.append(exporter)
+    return _EXPORTER[0]
+
+
+SAFE_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div",
+             "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "li",
+             "ol", "p", "pre", "span", "strong", "sub", "summary", "sup", "table", "tbody",
+             "td", "th", "thead", "tr", "ul"}
+SAFE_ATTRIBUTES = {"a": ["href", "title", "class"], "img": ["src", "alt", "title"],
+                   "th": ["align"], "td": ["align"],
+                   **{f"h{k}": ["id"] for k in range(1, 7)}}
+
+
+def safe_html(cell):
+    """A markdown or raw cell (which a student may have written) as sanitized HTML: raw
+    HTML such as ``<script>``, event handlers and ``javascript:`` links is shown as text or
+    dropped, while the markdown formatting and the math (typeset later by MathJax) stay."""
+    import bleach
+    from nbconvert.filters.markdown import markdown2html_mistune
+
+    if cell.cell_type == "markdown":
+        rendered = markdown2html_mistune(cell.source)
+    else:
+        rendered = "<pre>" + html.escape(cell.source) + "</pre>"
+    return bleach.clean(rendered, tags=SAFE_TAGS, attributes=SAFE_ATTRIBUTES,
+                        protocols={"http", "https", "mailto"}, strip=False)
+
+
+def strip_remote_scripts(page):
+    """Remove the template's scripts that would be fetched from the internet (require.js,
+    mermaid): the feedback needs neither, and it must work offline."""
+    page = REMOTE_SCRIPT.sub("", page)
+    return MODULE_SCRIPT.sub(lambda m: "" if "https://" in m.group(0) else m.group(0), page)
+
+
+def render_page(autograded_path, record):
+    """Full HTML of one student's feedback page."""
+    exporter = _exporter()
+    if autograded_path is not None and Path(autograded_path).exists():
+        nb = read_notebook(autograded_path)
+    else:
+        nb = nbformat.v4.new_notebook()
+    # Markdown and raw cells (which a student may have written) are rendered and sanitized
+    # here; the template only sees a placeholder that is replaced afterwards.
+    sanitized = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type in ("markdown", "raw"):
+            token = f"AUTOGRADERCELL{index:06d}X"
+            sanitized[token] = safe_html(cell)
+            nb.cells[index] = nbformat.v4.new_markdown_cell(token)
+    body, _ = exporter.from_notebook_node(nb)
+    for token, fragment in sanitized.items():
+        body = re.sub(rf"<p>\s*{token}\s*</p>|{token}", lambda _m: fragment, body, count=1)
+    body = strip_remote_scripts(body)
+    summary = STYLE + summary_html(record)
+    marker = body.find("<body")
+    if marker >= 0:
+        end = body.find(">", marker) + 1
+        body = body[:end] + summary + body[end:]
+    else:
+        body = summary + body
+    return body
+
+
+def write_feedback(workdir, assignment, notebook_name, records, progress=None):
+    """One page per record; returns the list of pages written."""
+    pages = []
+    cache = workdir.root / "feedback" / ".mathjax"
+    for record in records:
+        student = record["student"]
+        folder = workdir.feedback(student, assignment)
+        folder.mkdir(parents=True, exist_ok=True)
+        install_mathjax(folder, cache)
+        autograded = workdir.autograded(student, assignment) / f"{notebook_name}.ipynb"
+        page = folder / f"{notebook_name}.html"
+        page.write_text(render_page(autograded, record), encoding="utf-8")
+        (folder / "result.json").write_text(json.dumps(
+            {k: record[k] for k in ("student", "assignment", "total", "max", "parts")},
+            indent=1), encoding="utf-8")
+        pages.append(page)
+        if progress is not None:
+            progress.update(1)
+    return pages

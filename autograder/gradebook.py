@@ -1,0 +1,111 @@
+"""nbgrader's side: generating the release and writing grades into its gradebook.
+
+Only the main process of ``python -m autograder`` writes here, one submission at a time,
+while it holds the work folder's lock. Writes are idempotent (create-or-update), so a run
+that was killed and started again ends with each student exactly once.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+from .workdir import PACKAGE_DIR
+
+COURSE_ID = "rnn-course"
+
+
+def nbgrader_env():
+    """nbgrader runs `alembic` as a program: put this interpreter's scripts on PATH."""
+    env = dict(os.environ)
+    scripts = str(Path(sys.executable).parent)
+    env["PATH"] = scripts + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def install_config(workdir):
+    workdir.root.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PACKAGE_DIR / "nbgrader_config.py", workdir.root / "nbgrader_config.py")
+
+
+def run_nbgrader(workdir, *args):
+    """Run an nbgrader command in the work folder; raise RuntimeError with its log on error."""
+    install_config(workdir)
+    cmd = [sys.executable, "-m", "nbgrader", *args]
+    done = subprocess.run(cmd, cwd=workdir.root, env=nbgrader_env(), stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"`nbgrader {' '.join(args)}` failed:\n{done.stdout[-3000:]}")
+    return done.stdout
+
+
+def open_gradebook(workdir):
+    from nbgrader.api import Gradebook
+
+    return Gradebook(workdir.db_url, COURSE_ID)
+
+
+def has_assignment(workdir, assignment):
+    if not workdir.db_path.exists():
+        return False
+    from nbgrader.api import MissingEntry
+
+    with open_gradebook(workdir) as gb:
+        try:
+            gb.find_assignment(assignment)
+        except MissingEntry:
+            return False
+    return True
+
+
+def sync_record(gb, record, source):
+    """Put one grading record's points into the gradebook (create or update)."""
+    from nbgrader.api import MissingEntry
+
+    student, assignment = record["student"], record["assignment"]
+    gb.update_or_create_student(student)
+    try:
+        gb.find_submission(assignment, student)
+    except MissingEntry:
+        with warnings.catch_warnings():
+            # nbgrader's add_submission builds its rows in a way SQLAlchemy 2 comments on
+            warnings.simplefilter("ignore", category=Warning)
+            gb.add_submission(assignment, student)
+    for part in record["parts"]:
+        test_cell = source.test_cells[part["name"]]
+        grade = gb.find_grade(test_cell, source.notebook_name, assignment, student)
+        if part["name"] in source.bonus:
+            # nbgrader's own place for extra credit; formgrader shows it as such
+            grade.auto_score = 0.0
+            grade.extra_credit = float(part["points"])
+        else:
+            grade.auto_score = float(part["points"])
+        grade.needs_manual_grade = False
+    gb.db.commit()
+
+
+def gradebook_rows(workdir, assignment, source):
+    """{student: {part: points}} as nbgrader's gradebook holds them."""
+    from nbgrader.api import MissingEntry
+
+    rows = {}
+    with open_gradebook(workdir) as gb:
+        try:
+            submissions = gb.assignment_submissions(assignment)
+        except MissingEntry:
+            return rows
+        for submission in submissions:
+            points = {}
+            for part, test_cell in source.test_cells.items():
+                try:
+                    grade = gb.find_grade(test_cell, source.notebook_name, assignment,
+                                          submission.student_id)
+                except MissingEntry:
+                    continue
+                # `score` includes a score the instructor changed in formgrader
+                points[part] = grade.score if grade.auto_score is not None \
+                    or grade.manual_score is not None else None
+            rows[submission.student_id] = points
+    return rows

@@ -1,0 +1,1 @@
+"""Generated submissions for the autograder's end-to-end tests and benchmark."""

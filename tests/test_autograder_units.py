@@ -1,0 +1,255 @@
+"""Unit tests of the autograder's pieces that parse hostile input or make decisions.
+
+The end-to-end behaviour is tested in test_autograder_e2e.py; these pin down the parsers
+(frames, result arrays, zips, notebooks), the comparison and its hints, and the sandbox's
+seccomp program and allowed-helpers module, quickly and without nbgrader.
+"""
+
+import json
+import struct
+import zipfile
+
+import nbformat
+import numpy as np
+import pytest
+
+import rnnlib
+from autograder import harness, results
+from autograder.notebook import helper_module_source, solution_cells, strip_magics
+from autograder.parts import ASSIGNMENTS, hidden_cases, parts_of
+from autograder.submissions import collect, normalize_id, safe_extract
+
+
+# ----------------------------------------------------------------------------- frames
+def test_frames_round_trip_and_stop_at_garbage():
+    data = harness.encode_frame({"type": "a"}) + harness.encode_frame({"type": "b"}, b"xyz")
+    frames, problem = harness.decode_frames(data)
+    assert problem is None
+    assert [(h["type"], p) for h, p in frames] == [("a", b""), ("b", b"xyz")]
+    for junk in (b"12", b"abc\n{}", b"5\n[1,2]", b"999999999\n", b"10\n{\"payload\":"):
+        frames, problem = harness.decode_frames(data + junk)
+        assert len(frames) == 2 and problem, junk
+    header = json.dumps({"payload": 100}).encode()
+    frames, problem = harness.decode_frames(b"%d\n" % len(header) + header + b"short")
+    assert frames == [] and problem == "truncated frame"
+
+
+def test_frames_survive_random_bytes():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        blob = rng.integers(0, 256, rng.integers(0, 200)).astype(np.uint8).tobytes()
+        frames, problem = harness.decode_frames(b"3\n{}x" + blob)
+        assert isinstance(frames, list)  # never raises
+
+
+# ----------------------------------------------------------------------------- arrays
+def _case_frame(arrays):
+    entries, chunks = [], []
+    for name, value in arrays:
+        entry, data = harness.encode_array(name, value, np)
+        entries.append(entry)
+        chunks.append(data)
+    return {"type": "case", "case": 0, "ok": True, "arrays": entries}, b"".join(chunks)
+
+
+def test_arrays_are_rebuilt_from_plain_bytes():
+    h, dx = np.arange(6.0).reshape(2, 3), np.ones((2, 3), dtype=np.float32)
+    header, payload = _case_frame([("h", h), ("dx", dx)])
+    arrays = results.rebuild_arrays(header, payload, ("h", "dx"))
+    np.testing.assert_array_equal(arrays["h"], h)
+    assert arrays["dx"].dtype == np.float32
+
+
+@pytest.mark.parametrize("tamper, words", [
+    (lambda h, p: (dict(h, arrays=[dict(h["arrays"][0], dtype="|O")]), p), "not a number"),
+    (lambda h, p: (dict(h, arrays=[dict(h["arrays"][0], shape=[10 ** 4, 10 ** 4])]), p),
+     "far too large"),
+    (lambda h, p: (dict(h, arrays=[dict(h["arrays"][0], shape=[-1])]), p), "invalid shape"),
+    (lambda h, p: (h, p + b"extra"), "inconsistent"),
+    (lambda h, p: (h, p[:-1]), "inconsistent"),
+    (lambda h, p: (dict(h, arrays=[dict(h["arrays"][0], name="other")]), p),
+     "expected values"),
+    (lambda h, p: (dict(h, arrays="nope"), p), "expected values"),
+])
+def test_tampered_results_are_refused(tamper, words):
+    header, payload = _case_frame([("h", np.zeros((2, 3)))])
+    header, payload = tamper(header, payload)
+    with pytest.raises(ValueError, match=words):
+        results.rebuild_arrays(header, payload, ("h",))
+
+
+def test_object_arrays_cannot_be_sent():
+    with pytest.raises(ValueError, match="not a numeric array"):
+        harness.encode_array("h", np.array([object()]), np)
+
+
+# ----------------------------------------------------------------------------- comparison
+def test_compare_accepts_right_and_names_the_mistake():
+    rng = np.random.default_rng(1)
+    expected = rng.normal(size=(4, 4))
+    assert results.compare("dWh", expected + 1e-13, expected) is None
+    assert "looks transposed" in results.compare("dWh", expected.T.copy(), expected)
+    assert "wrong sign" in results.compare("dWh", -expected, expected)
+    assert "times 2" in results.compare("dWh", 2 * expected, expected)
+    assert "all zeros" in results.compare("dWh", np.zeros((4, 4)), expected)
+    assert "contains NaN" in results.compare("dWh", expected * np.nan, expected)
+    assert "contains inf" in results.compare("dWh", expected * np.inf, expected)
+    wrong_shape = results.compare("dWx", np.zeros((3, 5)), np.zeros((5, 3)))
+    assert wrong_shape == "dWx has shape (3, 5), expected (5, 3) (it looks transposed)"
+    assert results.compare("loss", np.array([2.0]), np.array(2.0)) is None
+    assert "scalar" in results.compare("loss", np.zeros(3), np.array(2.0))
+
+
+def test_time_hint_points_at_the_missing_recurrence():
+    rng = np.random.default_rng(2)
+    expected = rng.normal(size=(2, 5, 3))
+    got = expected.copy()
+    got[:, :3] += 1.0
+    message = results.compare("dx", got, expected, time_axis=True)
+    assert "time steps t <= 2 are wrong" in message
+
+
+# ----------------------------------------------------------------------------- parts
+def test_hidden_cases_depend_on_the_seed_and_match_rnnlib():
+    parts = parts_of("rnn_bptt")
+    inputs_a, refs_a = hidden_cases(parts, 123)
+    inputs_b, _ = hidden_cases(parts, 124)
+    key = "rnn_step_forward/0/x"
+    assert not np.allclose(inputs_a[key], inputs_b[key])
+    h, _ = rnnlib.rnn_step_forward(*(inputs_a[f"rnn_step_forward/0/{n}"]
+                                     for n in ("x", "h_prev", "Wx", "Wh", "b")))
+    np.testing.assert_array_equal(refs_a[("rnn_step_forward", 0)]["h"], h)
+    # the upstream gradients of a forward part are not sent (nothing extra is revealed)
+    assert "rnn_step_forward/0/dh" not in inputs_a
+
+
+def test_every_part_has_a_reference_for_every_case():
+    for assignment, parts in ASSIGNMENTS.items():
+        _, references = hidden_cases(parts, 7)
+        for part in parts:
+            for case in range(len(part.shapes)):
+                ref = references[(part.name, case)]
+                assert set(ref) == set(part.checked), (assignment, part.name)
+                assert all(np.all(np.isfinite(v)) for v in ref.values())
+
+
+# ----------------------------------------------------------------------------- notebooks
+def _nb(*cells):
+    nb = nbformat.v4.new_notebook()
+    for grade_id, source, kind in cells:
+        cell = (nbformat.v4.new_code_cell(source) if kind == "code"
+                else nbformat.v4.new_markdown_cell(source))
+        if grade_id:
+            cell.metadata["nbgrader"] = {"grade_id": grade_id, "solution": True}
+        nb.cells.append(cell)
+    return nb
+
+
+def test_solution_cells_are_found_by_grade_id_then_by_name():
+    nb = _nb(("rnn_forward", "def rnn_forward(): pass", "code"),
+             ("rnn_forward", "def rnn_forward(): return 2", "code"),
+             (None, "def rnn_backward(): pass", "code"),
+             ("rnn_step_forward", "text", "markdown"))
+    cells, notes = solution_cells(nb, ["rnn_forward", "rnn_backward", "rnn_step_forward"])
+    assert [name for name, _ in cells] == ["rnn_forward", "rnn_backward"]
+    assert cells[0][1] == "def rnn_forward(): pass"
+    assert any("more than one cell" in n for n in notes)
+    assert any("used the code cell that defines rnn_backward" in n for n in notes)
+    assert any("not a code cell" in n for n in notes)
+
+
+def test_magics_become_pass():
+    assert strip_magics("%timeit f()\nx = 1\n    !ls") == "pass\nx = 1\n    pass"
+
+
+def test_helper_module_never_contains_graded_functions():
+    source = helper_module_source(["from rnnlib import sigmoid, rel_error, rnn_forward"],
+                                  ["rnn_forward", "rnn_backward"])
+    namespace = {}
+    exec(compile(source, "<helpers>", "exec"), namespace)
+    x = np.linspace(-50, 50, 11)
+    np.testing.assert_array_equal(namespace["sigmoid"](x), rnnlib.sigmoid(x))
+    assert namespace["rel_error"](x, x) == 0.0
+    assert "def rnn_forward" not in source
+    with pytest.raises(ImportError, match="must be your own code"):
+        namespace["__getattr__"]("rnn_forward")
+    with pytest.raises(ImportError, match="not available while grading"):
+        namespace["__getattr__"]("lstm_forward")
+
+
+# ----------------------------------------------------------------------------- sandbox bits
+def test_seccomp_program_is_well_formed():
+    for machine in ("x86_64", "aarch64"):
+        program = harness.seccomp_program(machine, 4242)
+        assert 10 < len(program) < 100
+        for code, jt, jf, k in program:
+            struct.pack("HBBI", code, jt, jf, k)  # fits the kernel's sock_filter
+        # the last instructions return: allow, deny (EPERM) and ENOSYS
+        assert program[-3][3] == 0x7FFF0000 and program[-2][3] == 0x00050001
+    assert harness.seccomp_program("sparc", 1) is None
+
+
+# ----------------------------------------------------------------------------- submissions
+def test_zip_extraction_refuses_traversal_and_links(tmp_path):
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("top/alice/hw.ipynb", "{}")
+        zf.writestr("top/../../evil.ipynb", "{}")
+        zf.writestr("/etc/evil.ipynb", "{}")
+        link = zipfile.ZipInfo("top/bob/link.ipynb")
+        link.external_attr = (0o120777 << 16)
+        zf.writestr(link, "/etc/passwd")
+        zf.writestr("top/bob/data.bin", b"\0" * 10)
+    target = safe_extract(archive, tmp_path / "out")
+    found = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
+    assert found == ["top/alice/hw.ipynb"]
+    assert not (tmp_path / "evil.ipynb").exists()
+
+
+def test_collect_layouts(tmp_path):
+    (tmp_path / "s" / "alice" / "sub").mkdir(parents=True)
+    (tmp_path / "s" / "alice" / "sub" / "x.ipynb").write_text("{}")
+    (tmp_path / "s" / "alice" / ".ipynb_checkpoints").mkdir()
+    (tmp_path / "s" / "alice" / ".ipynb_checkpoints" / "x-checkpoint.ipynb").write_text("{}")
+    (tmp_path / "s" / "bob").mkdir()
+    (tmp_path / "s" / "bob" / "a.ipynb").write_text("{}")
+    (tmp_path / "s" / "bob" / "b.ipynb").write_text("{}")
+    (tmp_path / "s" / "carl").mkdir()
+    (tmp_path / "s" / "carl" / "a.ipynb").write_text("{}")
+    (tmp_path / "s" / "carl" / "rnn_bptt.ipynb").write_text("{}")
+    (tmp_path / "s" / "dee_991_rnn_bptt.ipynb").write_text("{}")
+    (tmp_path / "s" / "notes.txt").write_text("")
+    found, warnings = collect(tmp_path / "s", "rnn_bptt", tmp_path / "x")
+    by_id = {s.student: s for s in found}
+    assert set(by_id) == {"alice", "bob", "carl", "dee"}
+    assert by_id["alice"].notebook.name == "x.ipynb"
+    assert "several notebooks" in by_id["bob"].problem
+    assert by_id["carl"].notebook.name == "rnn_bptt.ipynb"
+    assert any("notes.txt" in w for w in warnings)
+    assert normalize_id("Jane Doe/../x") == "Jane_Doe_.._x"
+
+
+def test_feedback_page_neutralizes_student_markup(tmp_path):
+    from autograder.feedback import render_page
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("Answer: <script>alert(1)</script> "
+                                              "[x](javascript:alert(2)) and $a < b$"),
+                nbformat.v4.new_raw_cell("<img src=x onerror=alert(3)>")]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, str(path))
+    record = {"student": "<b>eve</b>", "assignment": "rnn_bptt", "total": 1, "max": 100,
+              "parts": [{"name": "rnn_forward", "points": 1, "max_points": 15, "passed": 1,
+                         "cases": 4, "reason": "raised ValueError: <iframe>", "notes": [],
+                         "output": "<script>alert(4)</script>", "bonus": False}]}
+    page = render_page(path, record)
+    for bad in ("<script>alert", "javascript:alert", "<img src=x", "<iframe>", "<b>eve"):
+        assert bad not in page, bad
+    assert "&lt;script&gt;alert(4)" in page and "https://" not in "".join(
+        line for line in page.splitlines() if "<script" in line and "src=" in line)
+
+
+def test_deeply_nested_headers_are_malformed_not_fatal():
+    body = b"[" * 30000 + b"]" * 30000  # within the header size limit
+    frames, problem = harness.decode_frames(b"%d\n" % len(body) + body)
+    assert frames == [] and problem
