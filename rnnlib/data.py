@@ -87,9 +87,11 @@ def stdlib_docstrings(modules=DOC_MODULES):
     cleaned with ``inspect.getdoc`` and joined by blank lines.
 
     Inputs:
+
     - modules: sequence of importable module names
 
     Returns:
+
     - text: str (about 116,000 characters for the default modules on Python 3.11)
     """
     parts = []
@@ -116,11 +118,13 @@ def load_corpus(name="zen"):
     """Return an offline text corpus by name.
 
     Inputs:
+
     - name: ``"zen"`` (Zen of Python), ``"course"`` (our own passage), ``"both"``
       (the two joined by a blank line) or ``"stdlib"`` (standard-library docstrings,
       see :func:`stdlib_docstrings`).
 
     Returns:
+
     - text: str
     """
     if name == "zen":
@@ -205,10 +209,12 @@ def int_to_bits(values, T):
     """Binary digits of non-negative integers, least significant bit first.
 
     Inputs:
+
     - values: int or integer array of shape S (each value < 2**T)
     - T: number of bits
 
     Returns:
+
     - bits: int64 array of shape ``S + (T,)``; ``bits[..., t]`` is the coefficient of 2**t
     """
     values = np.asarray(values, dtype=object if T > 62 else np.int64)
@@ -246,11 +252,13 @@ def binary_addition(N, T, rng):
     the carry from all earlier steps.
 
     Inputs:
+
     - N: number of sequences
     - T: number of time steps (bits), T >= 2
     - rng: numpy.random.Generator
 
     Returns:
+
     - x: float64 array (N, T, 2) of input bits
     - y: int64 array (N, T) of the sum's bits
     """
@@ -273,6 +281,7 @@ def parity(N, T, rng, running=True):
     """Parity of a bit string.
 
     Inputs:
+
     - N: number of sequences
     - T: number of time steps (bits)
     - rng: numpy.random.Generator
@@ -280,6 +289,7 @@ def parity(N, T, rng, running=True):
       if False (many-to-one) there is one label, the parity of the whole string.
 
     Returns:
+
     - x: float64 array (N, T, 1) of bits
     - y: int64 array (N, T) if running else (N,)
     """
@@ -299,12 +309,14 @@ def identical_halves(N, half_length, rng, num_symbols=2):
     all such halves).
 
     Inputs:
+
     - N: number of sequences
     - half_length: length L of each half, L >= 1
     - rng: numpy.random.Generator
     - num_symbols: alphabet size K >= 2 (symbols are 0..K-1)
 
     Returns:
+
     - x: int64 array (N, 2L) of symbol ids
     - y: int64 array (N,), 1 where the two halves are identical
     """
