@@ -13,6 +13,10 @@ STAMP := $(VENV)/.installed
 export TQDM_DISABLE ?= 1
 export MPLBACKEND ?= Agg
 export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
+# torch's OpenMP threads sleep between the labs' small parallel regions instead of spinning
+export OMP_WAIT_POLICY ?= PASSIVE
+# numpy's small matmuls in the chapters run faster on one BLAS thread (torch keeps its own setting)
+export OPENBLAS_NUM_THREADS ?= 1
 # pip on this kind of machine lists optional local mirrors; silence only that line.
 PIP_FILTER := grep -v -E "^WARNING: Location 'file:.*' is ignored" || true
 
