@@ -12,9 +12,9 @@ cell of a 3 x 3 grid laid over the image (with a little jitter). The caption is 
 
 Objects are mentioned in a fixed order -- by shape (circle, square, triangle), then colour, then
 size, in the order listed above -- so every image has exactly one correct caption and exact match
-is a fair score. A relation links each object to the next one mentioned: with (dr, dc) the row and
-column offset of the next object's cell, the relation is vertical when |dr| > |dc| ("above" if
-the first object is higher up) and horizontal when |dc| > |dr| ("left of" if the first object is
+is a fair score. A relation links each object to the next one mentioned: with ``(dr, dc)`` the row
+and column offset of the next object's cell, the relation is vertical when ``|dr| > |dc|`` ("above"
+if the first object is higher up) and horizontal when ``|dc| > |dr|`` ("left of" if the first object is
 further left). Scenes where the two offsets tie are rejected and drawn again, and no two objects
 in a scene share size, colour and shape, so the caption is never ambiguous.
 

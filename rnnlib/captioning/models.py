@@ -6,7 +6,7 @@ image vector from the CNN, h_t and c_t the LSTM state, gate blocks ordered (i, f
 * ``LSTMDecoder(conditioning="inject")`` -- the lecture's conditioning
   h_t = tanh(x_t W_xh + h_{t-1} W_hh + v W_ih) carried over to the LSTM: the image term v W_ih is
   added to the gate pre-activations at **every** step,
-      a_t = x_t W_x + h_{t-1} W_h + v W_i + b,   (i, f, g, o) = split(a_t).
+  ``a_t = x_t W_x + h_{t-1} W_h + v W_i + b`` and ``(i, f, g, o) = split(a_t)``.
   Feeding the concatenation [x_t, v] to a standard LSTM computes exactly this sum, because
   [x_t, v] [W_x; W_i] = x_t W_x + v W_i; so W_i is the block of torch's ``weight_ih`` that acts on
   v, and the fast fused LSTM does the work.
@@ -116,8 +116,10 @@ class AttentionDecoder(nn.Module):
     """LSTM decoder with soft (additive) attention over the L = G*G locations of the feature map.
 
     The locations' features a_i (C channels plus their normalised (row, col) coordinates, so the
-    context says *where* it looked) are scored against the previous state:
-        e_ti = w^T tanh(a_i W_a + h_{t-1} W_ha),   alpha_t = softmax(e_t),   z_t = sum_i alpha_ti a_i,
+    context says *where* it looked) are scored against the previous state::
+
+        e_ti = w^T tanh(a_i W_a + h_{t-1} W_ha),   alpha_t = softmax(e_t),   z_t = sum_i alpha_ti a_i
+
     z_t is scaled by a gate beta_t = sigmoid(h_{t-1} W_beta) ("Show, Attend and Tell", 4.2.1),
     the LSTM reads [x_t, beta_t z_t], and the word logits come from [h_t, z_t].
     h_0 and c_0 are tanh of linear maps of the mean feature.
