@@ -53,7 +53,9 @@ def _progress(total: int, desc: str, mode):
     if mode == "text":
         from tqdm import tqdm
 
-        return tqdm(total=total, desc=desc, file=sys.stdout, ascii=True, mininterval=2.0)
+        # an explicit request for a text bar wins over TQDM_DISABLE (which `make` sets)
+        return tqdm(total=total, desc=desc, file=sys.stdout, ascii=True, mininterval=2.0,
+                    disable=False)
     if mode == "auto":
         from tqdm.auto import tqdm
 
