@@ -48,7 +48,10 @@ def sigmoid(x, out=None):
     if out is None:
         out = np.empty_like(x)
     with np.errstate(over="ignore"):
-        np.negative(x, out=out)
+        # multiply by -1 rather than np.negative: on AVX-512 machines numpy's in-place
+        # negative returns wrong values for some strided views (a float32 view with a
+        # 16-byte stride, as the LSTM's gate blocks are when N = H = 1 and T = 4)
+        np.multiply(x, -1, out=out)
         np.exp(out, out=out)
     out += 1
     np.reciprocal(out, out=out)

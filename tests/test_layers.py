@@ -153,6 +153,18 @@ def test_sigmoid_is_stable_and_accurate():
     assert out is buf and abs(buf[0] + buf[2] - 1) < 1e-15
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_in_place_on_strided_views(dtype):
+    # the LSTM applies sigmoid in place to strided gate blocks; every stride must work
+    for step in range(1, 17):
+        for n in (1, 2, 3, 5, 17):
+            base = np.linspace(-3, 3, step * n + 3).astype(dtype)
+            view = base[1::step][:n]
+            expected = 1 / (1 + np.exp(-view.astype(np.float64)))
+            R.sigmoid(view, out=view)
+            assert np.max(np.abs(view - expected)) < 1e-6, f"stride {step}, length {n}, {dtype.__name__}"
+
+
 def test_softmax_and_log_softmax_match_torch_on_large_scores():
     rng = np.random.default_rng(9)
     x = rng.standard_normal((3, 4, 7)) * 400

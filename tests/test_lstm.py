@@ -125,6 +125,26 @@ def test_step_and_sequence_agree(peephole):
     assert_grads_close(R.lstm_backward(dh, cache), (dx, dh_next, *sums), names, tol=AGREE_TOL)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sequence_agrees_with_steps_on_tiny_shapes(dtype):
+    # The sequence loop works on strided views of time-major gate blocks whose stride is
+    # T*N*H elements; numpy's in-place negative once returned wrong values for a 16-byte
+    # (float32) or 64-byte (float64) stride, which broke exactly these tiny shapes.
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for N in (1, 2):
+        for H in (1, 2):
+            for T in range(1, 9):
+                rng = np.random.default_rng(100 * N + 10 * H + T)
+                x, h0, Wx, Wh, b, _ = (a if a is None else a.astype(dtype)
+                                       for a in lstm_case(rng, N, T, 1, H, peephole=False))
+                h, _ = R.lstm_forward(x, h0, Wx, Wh, b)
+                h_prev, c_prev = h0, np.zeros_like(h0)
+                for t in range(T):
+                    h_prev, c_prev, _ = R.lstm_step_forward(x[:, t], h_prev, c_prev, Wx, Wh, b)
+                    err = np.max(np.abs(h[:, t] - h_prev))
+                    assert err < tol, f"N={N} T={T} H={H} {dtype.__name__}: step {t} differs by {err:.2e}"
+
+
 @pytest.mark.parametrize("peephole", [False, True], ids=["plain", "peephole"])
 def test_sequence_gradients_match_finite_differences(peephole):
     N, T, D, H = 2, 3, 3, 4
