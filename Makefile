@@ -11,7 +11,9 @@ STAMP := $(VENV)/.installed
 # The build and the tests run on the CPU profile unless RNNLIB_PROFILE says otherwise;
 # progress bars are for people at a notebook, not for logs.
 export TQDM_DISABLE ?= 1
-export MPLBACKEND ?= Agg
+# Kernels pick matplotlib's inline backend only when MPLBACKEND is unset; a value such as Agg
+# inherited from the shell would silently drop every figure from the site.
+unexport MPLBACKEND
 export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
 # torch's OpenMP threads sleep between the labs' small parallel regions instead of spinning
 export OMP_WAIT_POLICY ?= PASSIVE

@@ -47,6 +47,20 @@ def test_no_page_loads_anything_from_the_network():
     assert not offenders, "pages load remote resources:\n" + "\n".join(offenders[:20])
 
 
+def test_every_notebook_that_plots_shows_its_figures():
+    """A notebook that calls plt.show() must have images on its page (an Agg backend in the
+    kernel's environment drops them without an error)."""
+    missing = []
+    for notebook in sorted((ROOT / "notebooks").rglob("*.ipynb")):
+        if "plt.show()" not in notebook.read_text(encoding="utf-8"):
+            continue
+        page = HTML / notebook.relative_to(ROOT).with_suffix(".html")
+        assert page.exists(), f"{page.relative_to(ROOT)} was not built"
+        if not re.search(r'<img[^>]+src="[^"]*_images/', page.read_text(encoding="utf-8")):
+            missing.append(str(notebook.relative_to(ROOT)))
+    assert not missing, "pages without their figures:\n" + "\n".join(missing)
+
+
 def test_mathjax_is_local_and_complete():
     entry = HTML / "_static" / "mathjax" / "tex-chtml.js"
     assert entry.exists(), "local MathJax was not copied into the site"
