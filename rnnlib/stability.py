@@ -709,6 +709,38 @@ class EchoStateNetwork:
             raise ValueError("the readout is not trained yet; call fit first")
         return self._design(self.run(u)) @ self.W_out
 
+    def final_states(self, x):
+        """Reservoir states after the last step, ``(N, R)``, for a batch ``x`` of shape (N, T, D).
+
+        Every sequence starts from ``r_{-1} = 0``; row ``n`` equals ``run(x[n])[-1]``. Only the
+        last state is kept, so memory stays ``O(N R)`` whatever the length ``T``.
+        """
+        x = np.asarray(x, dtype=float)
+        check_shape("x", x, ("N", "T", "D"), (None, None, self.W_in.shape[0]), "D = input_size")
+        r = np.zeros((x.shape[0], self.W.shape[0]))
+        for t in range(x.shape[1]):
+            drive = x[:, t] @ self.W_in + self.b
+            r = (1 - self.leak) * r + self.leak * np.tanh(drive + r @ self.W)
+        return r
+
+    def fit_final(self, x, y, ridge=1e-6):
+        """Fit the readout for a many-to-one task: from the last state of each sequence in ``x``
+        (N, T, D) to its target ``y`` (N,) or (N, K), by ridge regression; return ``self``."""
+        y = np.asarray(y, dtype=float)
+        if y.ndim == 1:
+            y = y[:, None]
+        check_shape("y", y, ("N", "K"), (np.shape(x)[0], None), "N = x.shape[0]")
+        S = self._design(self.final_states(x))
+        A = S.T @ S + ridge * np.eye(S.shape[1])
+        self.W_out = np.linalg.solve(A, S.T @ y)
+        return self
+
+    def predict_final(self, x):
+        """Readout ``(N, K)`` from the last state of each sequence in ``x`` (N, T, D)."""
+        if self.W_out is None:
+            raise ValueError("the readout is not trained yet; call fit_final first")
+        return self._design(self.final_states(x)) @ self.W_out
+
 
 # ----------------------------------------------------------------------------------------
 # Deep feed-forward network at initialisation (row-vector convention)

@@ -367,6 +367,31 @@ def test_esn_forgets_its_initial_state_and_remembers_recent_inputs():
         esn.run(np.zeros((5, 2)))
 
 
+def test_esn_final_states_match_run_and_fit_final_is_the_ridge_solution():
+    rng = np.random.default_rng(14)
+    esn = sb.EchoStateNetwork(2, 20, spectral_radius=0.95, leak=0.3, bias_scale=0.2, rng=rng)
+    x = rng.uniform(-1, 1, (6, 9, 2))
+    final = esn.final_states(x)
+    assert final.shape == (6, 20)
+    for n in range(6):
+        assert np.allclose(final[n], esn.run(x[n])[-1], rtol=0, atol=1e-13)
+    # many-to-one targets: a nonlinear function of the sequence
+    x = rng.uniform(-1, 1, (200, 9, 2))
+    y = x[:, 0, 0] * x[:, -1, 1]
+    esn.fit_final(x, y, ridge=1e-2)
+    S = np.hstack([esn.final_states(x), np.ones((200, 1))])
+    A = np.vstack([S, np.sqrt(1e-2) * np.eye(21)])
+    B = np.concatenate([y, np.zeros(21)])[:, None]
+    assert rel_error(esn.W_out, np.linalg.lstsq(A, B, rcond=None)[0]) < 1e-8
+    assert esn.predict_final(x).shape == (200, 1)
+    with pytest.raises(ValueError, match="x has shape"):
+        esn.final_states(np.zeros((3, 4, 5)))
+    with pytest.raises(ValueError, match="y has shape"):
+        esn.fit_final(x, np.zeros(7))
+    with pytest.raises(ValueError, match="fit_final"):
+        sb.EchoStateNetwork(2, 5, rng=rng).predict_final(x)
+
+
 def test_esn_predict_before_fit_fails():
     esn = sb.EchoStateNetwork(1, 5, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="fit"):
