@@ -681,12 +681,21 @@ class EchoStateNetwork:
         drive = u @ self.W_in + self.b
         states = np.empty((u.shape[0], R))
         for t in range(u.shape[0]):
-            r = states[t] = (1 - self.leak) * r + self.leak * np.tanh(drive[t] + r @ self.W)
+            r = states[t] = self._step(r, drive[t])
         return states
+
+    def _step(self, r, drive):
+        """One reservoir update from the state ``r`` and the input drive ``u_t W_in + b``."""
+        return (1 - self.leak) * r + self.leak * np.tanh(drive + r @ self.W)
 
     @staticmethod
     def _design(states):
         return np.hstack([states, np.ones((states.shape[0], 1))])
+
+    def _solve_readout(self, states, y, ridge):
+        """``W_out = (S^T S + ridge I)^-1 S^T y`` with ``S`` the rows ``[r, 1]``."""
+        S = self._design(states)
+        self.W_out = np.linalg.solve(S.T @ S + ridge * np.eye(S.shape[1]), S.T @ y)
 
     def fit(self, u, y, washout=100, ridge=1e-6):
         """Fit the readout on inputs ``u`` (T, D) and targets ``y`` (T, K); return ``self``.
@@ -698,9 +707,7 @@ class EchoStateNetwork:
         if y.ndim == 1:
             y = y[:, None]
         check_shape("y", y, ("T", "K"), (np.shape(u)[0], None), "T = u.shape[0]")
-        S = self._design(self.run(u)[washout:])
-        A = S.T @ S + ridge * np.eye(S.shape[1])
-        self.W_out = np.linalg.solve(A, S.T @ y[washout:])
+        self._solve_readout(self.run(u)[washout:], y[washout:], ridge)
         return self
 
     def predict(self, u):
@@ -719,8 +726,7 @@ class EchoStateNetwork:
         check_shape("x", x, ("N", "T", "D"), (None, None, self.W_in.shape[0]), "D = input_size")
         r = np.zeros((x.shape[0], self.W.shape[0]))
         for t in range(x.shape[1]):
-            drive = x[:, t] @ self.W_in + self.b
-            r = (1 - self.leak) * r + self.leak * np.tanh(drive + r @ self.W)
+            r = self._step(r, x[:, t] @ self.W_in + self.b)
         return r
 
     def fit_final(self, x, y, ridge=1e-6):
@@ -730,9 +736,7 @@ class EchoStateNetwork:
         if y.ndim == 1:
             y = y[:, None]
         check_shape("y", y, ("N", "K"), (np.shape(x)[0], None), "N = x.shape[0]")
-        S = self._design(self.final_states(x))
-        A = S.T @ S + ridge * np.eye(S.shape[1])
-        self.W_out = np.linalg.solve(A, S.T @ y)
+        self._solve_readout(self.final_states(x), y, ridge)
         return self
 
     def predict_final(self, x):
