@@ -42,7 +42,18 @@ $(STAMP): requirements.txt pyproject.toml
 	  || { echo "The virtual environment is incomplete; see the pip output above."; exit 1; }
 	@touch $(STAMP)
 
-book: venv
+# The execution cache matches notebooks by their code cells only, so a change in rnnlib alone
+# would leave stale outputs on the site: when rnnlib changes, drop the cache and the parsed
+# pages, and every notebook runs again.
+RNNLIB_SOURCES := $(shell find rnnlib -name '*.py')
+BOOK_RNNLIB_STAMP := _build/.rnnlib-stamp
+
+$(BOOK_RNNLIB_STAMP): $(RNNLIB_SOURCES)
+	@if [ -d _build/.jupyter_cache ]; then echo "rnnlib changed: notebooks will be executed again"; fi
+	@rm -rf _build/.jupyter_cache _build/.doctrees
+	@mkdir -p _build && touch $@
+
+book: venv $(BOOK_RNNLIB_STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Site built: open _build/html/index.html (or run 'make serve')."
 
