@@ -22,11 +22,13 @@ export OPENBLAS_NUM_THREADS ?= 1
 # pip on this kind of machine lists optional local mirrors; silence only that line.
 PIP_FILTER := grep -v -E "^WARNING: Location 'file:.*' is ignored" || true
 
-.PHONY: help venv book test test-fast clean distclean serve bench
+.PHONY: help venv book test check lint clean distclean serve bench
 
 help:
 	@echo "make book   - set up .venv and build the site into _build/html (warnings are errors)"
 	@echo "make test   - set up .venv, build the book and run every test (unit, oracle, notebooks, autograder)"
+	@echo "make check  - unit and oracle tests only (no book, no notebooks): the inner loop"
+	@echo "make lint   - ruff over the tree (configured in pyproject.toml)"
 	@echo "make serve  - serve _build/html on http://127.0.0.1:8000"
 	@echo "make bench  - run the benchmarks in benchmarks/ (prints figures)"
 	@echo "make clean  - remove build outputs; make distclean also removes .venv"
@@ -60,6 +62,12 @@ book: venv $(BOOK_RNNLIB_STAMP)
 test: book
 	$(BIN)/python -m pytest -q tests
 	$(BIN)/python -m pytest -q --nbval-lax notebooks
+
+check: venv
+	$(BIN)/python -m pytest -q tests --ignore=tests/test_book.py --ignore=tests/test_assignments.py
+
+lint: venv
+	$(BIN)/ruff check .
 
 serve:
 	$(BIN)/python -m http.server --directory _build/html --bind 127.0.0.1 8000
