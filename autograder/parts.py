@@ -139,7 +139,9 @@ def reference(part, inputs):
     elif name in ("lstm_step_backward", "lstm_step_backward_peephole"):
         _, _, cache = rnnlib.lstm_step_forward(a["x"], a["h_prev"], a["c_prev"], a["Wx"],
                                                a["Wh"], a["b"], peephole=a.get("peephole"))
-        values = rnnlib.lstm_step_backward(a["dh"], a["dc"], cache)
+        backward = (rnnlib.lstm_step_backward_peephole if name.endswith("_peephole")
+                    else rnnlib.lstm_step_backward)
+        values = backward(a["dh"], a["dc"], cache)
     elif name == "lstm_forward":
         h, _ = rnnlib.lstm_forward(a["x"], a["h0"], a["Wx"], a["Wh"], a["b"])
         values = (h,)

@@ -848,7 +848,7 @@ def check_lstm_step_backward_peephole(lstm_step_forward_peephole, lstm_step_back
         got = _unpack(name, _call(name, lstm_step_backward_peephole, dh, dc, cache, where=where),
                       names)
         _, _, ref_cache = rnnlib.lstm_step_forward(*args, peephole=P)
-        expected = rnnlib.lstm_step_backward(dh, dc, ref_cache)
+        expected = rnnlib.lstm_step_backward_peephole(dh, dc, ref_cache)
         mistakes = _lstm_step_backward_mistakes(case, dh, dc, names, peephole=P)
         transposed = {"dWh": "use h_prev.T @ da", "dWx": "use x.T @ da"}
         worst = max(worst, _check_terms(name, got, expected, names, mistakes, transposed))

@@ -30,7 +30,14 @@ from .layers import (
     word_embedding_backward,
     word_embedding_forward,
 )
-from .lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
+from .lstm import (
+    lstm_backward,
+    lstm_backward_peephole,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_backward_peephole,
+    lstm_step_forward,
+)
 from .multilayer import (
     CELLS,
     bidirectional_backward,
@@ -55,6 +62,8 @@ __all__ = [
     "lstm_step_backward",
     "lstm_forward",
     "lstm_backward",
+    "lstm_step_backward_peephole",
+    "lstm_backward_peephole",
     # GRU
     "gru_step_forward",
     "gru_step_backward",

@@ -208,8 +208,31 @@ def lstm_step_backward(dh, dc, cache):
     - dWx: (D, 4H)
     - dWh: (H, 4H)
     - db: (4H,)
-    - dpeephole: (3, H), only when the forward pass used peepholes.
+
+    The arity is fixed: with a peephole forward pass these are still the six gradients above
+    (the peepholes' effect on them included); :func:`lstm_step_backward_peephole` also
+    returns the gradient of the peephole weights.
     """
+    return _lstm_step_backward(dh, dc, cache)[:6]
+
+
+def lstm_step_backward_peephole(dh, dc, cache):
+    """Backward pass of one peephole LSTM step: :func:`lstm_step_backward` plus ``dpeephole``.
+
+    Inputs are those of :func:`lstm_step_backward`; the cache must come from
+    :func:`lstm_step_forward` called with ``peephole``.
+
+    Returns ``(dx, dh_prev, dc_prev, dWx, dWh, db, dpeephole)`` with ``dpeephole`` of shape
+    (3, H), the gradients of ``(p_i, p_f, p_o)``.
+    """
+    if cache[5] is None:
+        raise ValueError("lstm_step_backward_peephole: the cache comes from a forward pass "
+                         "without peephole; call lstm_step_forward(..., peephole=P) first, or "
+                         "use lstm_step_backward")
+    return _lstm_step_backward(dh, dc, cache)
+
+
+def _lstm_step_backward(dh, dc, cache):
     x, h_prev, c_prev, Wx, Wh, peephole, gates, c, tanh_c = cache
     dtype = c.dtype
     dh = np.asarray(dh, dtype=dtype)
@@ -301,8 +324,29 @@ def lstm_backward(dh, cache):
     - dWx: (D, 4H)
     - dWh: (H, 4H)
     - db: (4H,)
-    - dpeephole: (3, H), only when the forward pass used peepholes.
+
+    The arity is fixed: with a peephole forward pass these are still the five gradients above;
+    :func:`lstm_backward_peephole` also returns the gradient of the peephole weights.
     """
+    return _lstm_backward(dh, cache)[:5]
+
+
+def lstm_backward_peephole(dh, cache):
+    """Backpropagation through time for a peephole :func:`lstm_forward`, with ``dpeephole``.
+
+    Inputs are those of :func:`lstm_backward`; the cache must come from :func:`lstm_forward`
+    called with ``peephole``.
+
+    Returns ``(dx, dh0, dWx, dWh, db, dpeephole)`` with ``dpeephole`` of shape (3, H).
+    """
+    if cache[3] is None:
+        raise ValueError("lstm_backward_peephole: the cache comes from a forward pass without "
+                         "peephole; call lstm_forward(..., peephole=P) first, or use "
+                         "lstm_backward")
+    return _lstm_backward(dh, cache)
+
+
+def _lstm_backward(dh, cache):
     x_aug, Wx, Wh, peephole, gates, cs, tanh_c, hs = cache
     T, N, H = tanh_c.shape
     D = Wx.shape[0]

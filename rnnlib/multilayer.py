@@ -20,7 +20,7 @@ import numpy as np
 
 from ._checks import check_shape
 from .gru import gru_backward, gru_forward
-from .lstm import lstm_backward, lstm_forward
+from .lstm import lstm_backward, lstm_backward_peephole, lstm_forward
 from .rnn import rnn_backward, rnn_forward
 
 __all__ = [
@@ -100,8 +100,12 @@ def layer_backward(dh, cache):
         dx, dh0, dWx, dWh, db = rnn_backward(dh, inner)
         extra = {}
     elif cell == "lstm":
-        dx, dh0, dWx, dWh, db, *rest = lstm_backward(dh, inner)
-        extra = {"peephole": rest[0]} if rest else {}
+        if inner[3] is None:      # the forward pass's peephole weights
+            dx, dh0, dWx, dWh, db = lstm_backward(dh, inner)
+            extra = {}
+        else:
+            dx, dh0, dWx, dWh, db, dpeephole = lstm_backward_peephole(dh, inner)
+            extra = {"peephole": dpeephole}
     else:
         dx, dh0, dWx, dWh, db = gru_backward(dh, inner)
         extra = {}

@@ -16,6 +16,15 @@ STEP_NAMES = ("dx", "dh_prev", "dc_prev", "dWx", "dWh", "db")
 SEQ_NAMES = ("dx", "dh0", "dWx", "dWh", "db")
 
 
+def step_backward(peephole):
+    """The step backward with the fixed arity that matches the forward pass's peephole option."""
+    return R.lstm_step_backward_peephole if peephole else R.lstm_step_backward
+
+
+def sequence_backward(peephole):
+    return R.lstm_backward_peephole if peephole else R.lstm_backward
+
+
 def assert_grads_close(ours, theirs, names, tol=GRAD_TOL):
     assert len(ours) == len(theirs) == len(names), (len(ours), len(theirs), names)
     for name, a, b in zip(names, ours, theirs):
@@ -43,7 +52,7 @@ def test_step_matches_torch(shape, peephole):
     assert R.rel_error(h, h_ref) < FORWARD_TOL
     assert R.rel_error(c, c_ref) < FORWARD_TOL
     names = STEP_NAMES + (("dpeephole",) if peephole else ())
-    assert_grads_close(R.lstm_step_backward(dh, dc, cache), grads_ref, names)
+    assert_grads_close(step_backward(peephole)(dh, dc, cache), grads_ref, names)
 
 
 @pytest.mark.parametrize("peephole", [False, True], ids=["plain", "peephole"])
@@ -58,7 +67,7 @@ def test_sequence_matches_torch(shape, peephole):
     assert h.shape == (N, T, H)
     assert R.rel_error(h, h_ref) < FORWARD_TOL
     names = SEQ_NAMES + (("dpeephole",) if peephole else ())
-    assert_grads_close(R.lstm_backward(dh, cache), grads_ref, names)
+    assert_grads_close(sequence_backward(peephole)(dh, cache), grads_ref, names)
 
 
 def test_ops_oracle_agrees_with_nn_lstm():
@@ -117,12 +126,13 @@ def test_step_and_sequence_agree(peephole):
         sums.append(np.zeros_like(p))
     dh_next, dc_next = np.zeros((N, H)), np.zeros((N, H))
     for t in reversed(range(T)):
-        dx[:, t], dh_next, dc_next, *g = R.lstm_step_backward(dh[:, t] + dh_next, dc_next,
-                                                              caches[t])
+        dx[:, t], dh_next, dc_next, *g = step_backward(peephole)(dh[:, t] + dh_next, dc_next,
+                                                                 caches[t])
         for acc, gk in zip(sums, g):
             acc += gk
     names = SEQ_NAMES + (("dpeephole",) if peephole else ())
-    assert_grads_close(R.lstm_backward(dh, cache), (dx, dh_next, *sums), names, tol=AGREE_TOL)
+    assert_grads_close(sequence_backward(peephole)(dh, cache), (dx, dh_next, *sums), names,
+                       tol=AGREE_TOL)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -156,7 +166,7 @@ def test_sequence_gradients_match_finite_differences(peephole):
     def run():
         return R.lstm_forward(*args[:5], peephole=args[5] if peephole else None)
 
-    analytic = R.lstm_backward(dh, run()[1])
+    analytic = sequence_backward(peephole)(dh, run()[1])
     names = SEQ_NAMES + (("dpeephole",) if peephole else ())
     for k, name in enumerate(names):
         numeric = R.eval_numerical_gradient_array(lambda _: run()[0], args[k], dh)
@@ -176,7 +186,7 @@ def test_step_gradients_match_finite_differences(peephole):
     def run():
         return R.lstm_step_forward(*args[:6], peephole=args[6] if peephole else None)
 
-    analytic = R.lstm_step_backward(dh, dc, run()[2])
+    analytic = step_backward(peephole)(dh, dc, run()[2])
     names = STEP_NAMES + (("dpeephole",) if peephole else ())
     # the step has two outputs: stack them so one upstream array covers both
     upstream = np.stack([dh, dc])
@@ -195,8 +205,8 @@ def test_float32_stays_float32_and_is_close_to_float64(peephole):
     h64, c64 = R.lstm_forward(*args64, peephole=p)
     p32 = None if p is None else p.astype(np.float32)
     h32, c32 = R.lstm_forward(*[a.astype(np.float32) for a in args64], peephole=p32)
-    g64 = R.lstm_backward(dh, c64)
-    g32 = R.lstm_backward(dh.astype(np.float32), c32)
+    g64 = sequence_backward(peephole)(dh, c64)
+    g32 = sequence_backward(peephole)(dh.astype(np.float32), c32)
     assert h32.dtype == np.float32
     assert all(g.dtype == np.float32 for g in g32)
     assert np.max(np.abs(h32 - h64)) < 1e-5
@@ -218,3 +228,23 @@ def test_bad_shapes_raise():
     h, c, cache = R.lstm_step_forward(x[:, 0], h0, np.zeros((2, 5)), Wx, Wh, b)
     with pytest.raises(ValueError, match="dc has shape"):
         R.lstm_step_backward(h, c[:1], cache)
+
+
+def test_backward_arity_is_fixed_and_peephole_functions_check_their_cache():
+    rng = np.random.default_rng(30)
+    x, h0, Wx, Wh, b, p = lstm_case(rng, 2, 3, 4, 5, peephole=True)
+    dh = rng.standard_normal((2, 3, 5))
+    _, cache_p = R.lstm_forward(x, h0, Wx, Wh, b, peephole=p)
+    _, cache = R.lstm_forward(x, h0, Wx, Wh, b)
+    assert len(R.lstm_backward(dh, cache_p)) == len(R.lstm_backward(dh, cache)) == 5
+    plain, with_p = R.lstm_backward(dh, cache_p), R.lstm_backward_peephole(dh, cache_p)
+    assert all(np.array_equal(a, b_) for a, b_ in zip(plain, with_p[:5]))
+    with pytest.raises(ValueError, match="without peephole"):
+        R.lstm_backward_peephole(dh, cache)
+    c_prev = rng.standard_normal((2, 5))
+    _, _, step_cache = R.lstm_step_forward(x[:, 0], h0, c_prev, Wx, Wh, b)
+    with pytest.raises(ValueError, match="without peephole"):
+        R.lstm_step_backward_peephole(dh[:, 0], dh[:, 1], step_cache)
+    _, _, step_cache_p = R.lstm_step_forward(x[:, 0], h0, c_prev, Wx, Wh, b, peephole=p)
+    assert len(R.lstm_step_backward(dh[:, 0], dh[:, 1], step_cache_p)) == 6
+    assert len(R.lstm_step_backward_peephole(dh[:, 0], dh[:, 1], step_cache_p)) == 7

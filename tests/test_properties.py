@@ -53,9 +53,10 @@ def run(cell, step, args, rng):
     elif cell == "gru":
         grads = (R.gru_step_backward if step else R.gru_backward)(ups[0], cache)
     elif step:
-        grads = R.lstm_step_backward(ups[0], ups[1], cache)
+        backward = R.lstm_step_backward_peephole if "peephole" in args else R.lstm_step_backward
+        grads = backward(ups[0], ups[1], cache)
     else:
-        grads = R.lstm_backward(ups[0], cache)
+        grads = (R.lstm_backward_peephole if "peephole" in args else R.lstm_backward)(ups[0], cache)
     return outputs, grads
 
 
