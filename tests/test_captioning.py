@@ -16,12 +16,25 @@ import pytest
 import torch
 
 import rnnlib
+from rnnlib.captioning import (
+    Vocabulary,
+    beam_search,
+    build_captioner,
+    corpus_bleu,
+    encode_dataset,
+    evaluate_captioner,
+    exact_match,
+    generate_dataset,
+    greedy_decode,
+    images_to_tensor,
+    load_checkpoint,
+    make_splits,
+    save_checkpoint,
+    sentence_bleu,
+    train_captioner,
+    training,
+)
 from rnnlib.captioning import data as cdata
-from rnnlib.captioning import training
-from rnnlib.captioning import (Vocabulary, beam_search, build_captioner, corpus_bleu, encode_dataset,
-                               evaluate_captioner, exact_match, generate_dataset, greedy_decode,
-                               images_to_tensor, load_checkpoint, make_splits, save_checkpoint,
-                               sentence_bleu, train_captioner)
 from rnnlib.captioning.profiles import FULL_TARGETS, lab_config
 
 TINY = dict(channels=(4, 8, 8), image_dim=16, embed_dim=8, hidden_dim=16, attention_dim=8)
@@ -71,7 +84,9 @@ def test_captions_follow_the_grammar_and_the_geometry(level):
         objs = scene.objects
         assert len(objs) == level
         keys = [o.sort_key for o in objs]
-        assert keys == sorted(keys) and len(set(keys)) == level, "mention order or distinct objects broken"
+        assert keys == sorted(keys) and len(set(keys)) == level, (
+            "mention order or distinct objects broken"
+        )
         assert len({(o.row, o.col) for o in objs}) == level, "two objects share a cell"
         for first, second in zip(objs[:-1], objs[1:]):
             rel = cdata.relation(first, second)
@@ -92,11 +107,16 @@ def test_rendered_pixels_match_the_scene():
         occupied = np.zeros((3, 3), bool)
         for obj in scene.objects:
             centre = image[int(obj.cy), int(obj.cx)]
-            assert np.allclose(centre, cdata.RGB[obj.colour], atol=1e-6), f"centre of {obj.phrase} has {centre}"
+            assert np.allclose(centre, cdata.RGB[obj.colour], atol=1e-6), (
+                f"centre of {obj.phrase} has {centre}"
+            )
             occupied[obj.row, obj.col] = True
         cell = 32 / 3
         for r, c in zip(*np.nonzero(~occupied)):
-            block = image[int(r * cell) + 1:int((r + 1) * cell) - 1, int(c * cell) + 1:int((c + 1) * cell) - 1]
+            block = image[
+                int(r * cell) + 1 : int((r + 1) * cell) - 1,
+                int(c * cell) + 1 : int((c + 1) * cell) - 1,
+            ]
             assert block.max() == 0.0, "an empty cell has coloured pixels"
 
 
@@ -144,7 +164,9 @@ def test_vocabulary_round_trip():
     assert tokens.dtype == np.int64 and tokens[:, 0].tolist() == [VOCAB.start_id] * 20
     assert [VOCAB.decode(row) for row in tokens] == ds.captions
     assert (tokens == VOCAB.unk_id).sum() == 0, "the grammar produced a word outside the vocabulary"
-    assert len(VOCAB) == 4 + 1 + 2 + 5 + 3 + 5  # specials, a, sizes, colours, shapes, relation words
+    assert (
+        len(VOCAB) == 4 + 1 + 2 + 5 + 3 + 5
+    )  # specials, a, sizes, colours, shapes, relation words
     with pytest.raises(ValueError, match="length"):
         VOCAB.encode_batch(ds.captions, length=3)
 
@@ -166,7 +188,9 @@ def test_shapes_and_teacher_forcing_equals_stepping(kind):
     state = model.decoder.init_state(model.encode(images))
     for t in range(tokens.shape[1] - 1):
         step_logits, state, step_aux = model.decoder.step(tokens[:, t], state)
-        assert torch.allclose(step_logits, logits[:, t], atol=1e-5), f"step {t} differs from teacher forcing"
+        assert torch.allclose(step_logits, logits[:, t], atol=1e-5), (
+            f"step {t} differs from teacher forcing"
+        )
     if kind == "attention":
         alphas = aux["alphas"]
         assert alphas.shape == (3, tokens.shape[1] - 1, 64)
@@ -175,7 +199,7 @@ def test_shapes_and_teacher_forcing_equals_stepping(kind):
 
 
 def test_inject_conditioning_is_the_lecture_equation():
-    """a = x W_x + h W_h + v W_i + b with gates (i, f, g, o): by hand and with rnnlib's LSTM step."""
+    """a = x W_x + h W_h + v W_i + b, gates (i, f, g, o): by hand and with rnnlib's LSTM step."""
     torch.manual_seed(1)
     model = build_captioner("inject", len(VOCAB), **TINY).eval()
     dec = model.decoder
@@ -186,21 +210,31 @@ def test_inject_conditioning_is_the_lecture_equation():
     tokens = torch.tensor([4, 7, 12, 19])
     _, (h_new, c_new, _), _ = dec.step(tokens, (h, c, v))
 
-    f64 = lambda t: t.detach().double().numpy()
+    def f64(t):
+        return t.detach().double().numpy()
+
     W = f64(dec.lstm.weight_ih_l0)  # (4H, E + I), torch's column layout
     Wx, Wi, Wh = W[:, :E].T, W[:, E:].T, f64(dec.lstm.weight_hh_l0).T
     b = f64(dec.lstm.bias_ih_l0 + dec.lstm.bias_hh_l0)
     x = f64(dec.embed(tokens))
     a = x @ Wx + f64(h) @ Wh + f64(v) @ Wi + b
-    sig = lambda z: 1 / (1 + np.exp(-z))
-    i, f, g, o = sig(a[:, :H]), sig(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), sig(a[:, 3 * H:])
+    def sig(z):
+        return 1 / (1 + np.exp(-z))
+
+    i, f, g, o = (
+        sig(a[:, :H]),
+        sig(a[:, H : 2 * H]),
+        np.tanh(a[:, 2 * H : 3 * H]),
+        sig(a[:, 3 * H :]),
+    )
     c_hand = f * f64(c) + i * g
     h_hand = o * np.tanh(c_hand)
     assert np.abs(h_hand - f64(h_new)).max() < 1e-5, "inject step is not x Wx + h Wh + v Wi + b"
     assert np.abs(c_hand - f64(c_new)).max() < 1e-5
 
-    h_lib, c_lib, _ = rnnlib.lstm_step_forward(np.concatenate([x, f64(v)], axis=1), f64(h), f64(c),
-                                               W.T, Wh, b)
+    h_lib, c_lib, _ = rnnlib.lstm_step_forward(
+        np.concatenate([x, f64(v)], axis=1), f64(h), f64(c), W.T, Wh, b
+    )
     assert rnnlib.rel_error(h_lib, h_hand) < 1e-12 and rnnlib.rel_error(c_lib, c_hand) < 1e-12
 
 
@@ -248,7 +282,9 @@ class ToyTree:
         self.child = torch.full((sink + 1, 5), sink, dtype=torch.long)
         for p, i in self.code.items():
             p_end, p_w1, p_w2 = probs(p)
-            self.logits[i, [END, W1, W2]] = torch.log(torch.tensor([p_end, p_w1, p_w2], dtype=torch.float32))
+            self.logits[i, [END, W1, W2]] = torch.log(
+                torch.tensor([p_end, p_w1, p_w2], dtype=torch.float32)
+            )
             self.child[i, START] = i
             for w in (W1, W2):
                 if len(p) < max_len:
@@ -271,7 +307,9 @@ class ToyTree:
         best = (float("-inf"), None)
         for L in range(max_len + 1):
             for words in itertools.product((W1, W2), repeat=L):
-                logp = sum(math.log(self.probs(words[:k])[1 + (w == W2)]) for k, w in enumerate(words))
+                logp = sum(
+                    math.log(self.probs(words[:k])[1 + (w == W2)]) for k, w in enumerate(words)
+                )
                 seq = list(words)
                 if L < max_len:
                     logp += math.log(self.probs(words)[0])
@@ -282,7 +320,7 @@ class ToyTree:
 
 def words_of(row):
     row = row.tolist()
-    return row[:row.index(END) + 1] if END in row else row
+    return row[: row.index(END) + 1] if END in row else row
 
 
 def test_greedy_follows_the_most_probable_word():
@@ -293,8 +331,9 @@ def test_greedy_follows_the_most_probable_word():
     beam1 = beam_search(toy.model(), torch.zeros(1, 1), START, END, beam_size=1, max_len=4)
     assert words_of(beam1[0]) == [W1, END], "beam 1 must equal greedy"
     # greedy's 0.5 * 0.34 = 0.17 loses to 0.4 * 0.9 = 0.36, which a beam of 2 keeps
-    seqs, scores = beam_search(toy.model(), torch.zeros(1, 1), START, END, beam_size=2, max_len=4,
-                               return_scores=True)
+    seqs, scores = beam_search(
+        toy.model(), torch.zeros(1, 1), START, END, beam_size=2, max_len=4, return_scores=True
+    )
     assert words_of(seqs[0]) == [W2, END]
     assert abs(float(scores[0]) - math.log(0.36)) < 1e-5
 
@@ -317,7 +356,9 @@ def test_beam_search_finds_the_best_caption_on_random_toys(seed):
     best_logp, best_seq = toy.brute_force(max_len)
     images = torch.zeros(3, 1)  # three identical 'images' decode in one batch
     # 31 hypotheses exist in all, so a beam of 32 is exhaustive and must find the optimum
-    seqs, scores = beam_search(toy.model(), images, START, END, beam_size=32, max_len=max_len, return_scores=True)
+    seqs, scores = beam_search(
+        toy.model(), images, START, END, beam_size=32, max_len=max_len, return_scores=True
+    )
     for row, score in zip(seqs, scores):
         assert words_of(row) == best_seq
         assert abs(float(score) - best_logp) < 1e-4
@@ -333,8 +374,9 @@ def test_beam_search_on_a_real_model_scores_what_it_returns():
     greedy = greedy_decode(model, images, VOCAB.start_id, VOCAB.end_id, max_len=7)
     beam1 = beam_search(model, images, VOCAB.start_id, VOCAB.end_id, beam_size=1, max_len=7)
     assert torch.equal(greedy, beam1)
-    seqs, scores = beam_search(model, images, VOCAB.start_id, VOCAB.end_id, beam_size=4, max_len=7,
-                               return_scores=True)
+    seqs, scores = beam_search(
+        model, images, VOCAB.start_id, VOCAB.end_id, beam_size=4, max_len=7, return_scores=True
+    )
     # rescore the returned captions by teacher forcing
     inputs = torch.cat([torch.full((4, 1), VOCAB.start_id), seqs[:, :-1]], dim=1)
     logp = torch.log_softmax(model(images, inputs)[0], -1).gather(2, seqs.unsqueeze(-1)).squeeze(-1)
@@ -347,10 +389,18 @@ def test_greedy_returns_attention_maps():
     torch.manual_seed(4)
     model = build_captioner("attention", len(VOCAB), **TINY).eval()
     images = images_to_tensor(generate_dataset(2, 1).images)
-    seqs, alphas = greedy_decode(model, images, VOCAB.start_id, VOCAB.end_id, 5, return_attention=True)
+    seqs, alphas = greedy_decode(
+        model, images, VOCAB.start_id, VOCAB.end_id, 5, return_attention=True
+    )
     assert alphas.shape == (2, seqs.shape[1], 64)
-    _, none = greedy_decode(build_captioner("inject", len(VOCAB), **TINY).eval(), images,
-                            VOCAB.start_id, VOCAB.end_id, 5, return_attention=True)
+    _, none = greedy_decode(
+        build_captioner("inject", len(VOCAB), **TINY).eval(),
+        images,
+        VOCAB.start_id,
+        VOCAB.end_id,
+        5,
+        return_attention=True,
+    )
     assert none is None
 
 
@@ -360,11 +410,14 @@ def test_greedy_returns_attention_maps():
 def test_bleu_hand_computed():
     assert corpus_bleu(["a red circle"], ["a red circle"], max_n=3) == pytest.approx(1.0)
     # p1 = 3/4, p2 = 1/3, p3 = 0
-    assert corpus_bleu(["a small red circle"], ["a large red circle"], max_n=2) == pytest.approx(0.5)
+    assert corpus_bleu(["a small red circle"], ["a large red circle"], max_n=2) == pytest.approx(
+        0.5
+    )
     assert corpus_bleu(["a small red circle"], ["a large red circle"]) == 0.0
     # brevity: c = 3, r = 4, p1 = 1, p2 = 1/2
     assert corpus_bleu(["a red circle"], ["a small red circle"], max_n=2) == pytest.approx(
-        math.exp(1 - 4 / 3) * math.sqrt(0.5))
+        math.exp(1 - 4 / 3) * math.sqrt(0.5)
+    )
     # clipping: "the" counts at most once
     assert corpus_bleu(["the the the the"], ["the cat"], max_n=1) == pytest.approx(0.25)
     # corpus statistics are pooled, not averaged: p1 = 6/7, p2 = 3/5
@@ -387,13 +440,12 @@ def test_exact_match():
 
 
 def test_attention_on_objects_attributes_words_to_objects():
-    from rnnlib.captioning.metrics import attention_on_objects, object_masks
+    from rnnlib.captioning.metrics import attention_on_objects
 
     ds = generate_dataset(5, 2, seed=6)
     grid = 8
     captions, alphas = [], []
     for scene in ds.scenes:
-        masks = object_masks(scene, grid)
         words = scene.caption.split()
         maps, k = [], -1
         for w in words:  # all mass on the centre location of the object the word belongs to
@@ -434,8 +486,9 @@ def test_training_reduces_the_loss(kind):
     torch.manual_seed(0)
     model = build_captioner(kind, len(VOCAB), **TINY)
     train = generate_dataset(96, 1, seed=0)
-    history = train_captioner(model, train, VOCAB, epochs=8, batch_size=16, lr=1e-2, progress=False,
-                              amp=True)  # amp is ignored on the CPU
+    history = train_captioner(
+        model, train, VOCAB, epochs=8, batch_size=16, lr=1e-2, progress=False, amp=True
+    )  # amp is ignored on the CPU
     first, last = history["train_loss"][0], history["train_loss"][-1]
     assert last < 0.6 * first, f"loss {first:.3f} -> {last:.3f}"
     assert history["epochs"] == 8 and len(history["step_loss"]) == 48
@@ -446,8 +499,16 @@ def test_frozen_encoder_does_not_change():
     torch.manual_seed(0)
     model = build_captioner("first_input", len(VOCAB), **TINY)
     before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
-    train_captioner(model, generate_dataset(32, 1), VOCAB, epochs=1, batch_size=16, progress=False,
-                    freeze_encoder=True, val=generate_dataset(8, 1, split="val"))
+    train_captioner(
+        model,
+        generate_dataset(32, 1),
+        VOCAB,
+        epochs=1,
+        batch_size=16,
+        progress=False,
+        freeze_encoder=True,
+        val=generate_dataset(8, 1, split="val"),
+    )
     for k, v in model.encoder.state_dict().items():
         assert torch.equal(v, before[k]), f"frozen encoder changed: {k}"
 
@@ -455,9 +516,15 @@ def test_frozen_encoder_does_not_change():
 def test_checkpoint_round_trip(tmp_path):
     torch.manual_seed(0)
     model = build_captioner("attention", len(VOCAB), **TINY).eval()
-    path = save_checkpoint(tmp_path / "m.pt", model, epoch=3, history={"train_loss": [1.0]}, vocab=VOCAB)
+    path = save_checkpoint(
+        tmp_path / "m.pt", model, epoch=3, history={"train_loss": [1.0]}, vocab=VOCAB
+    )
     restored, state = load_checkpoint(path)
-    assert state["epoch"] == 3 and state["vocab"] == VOCAB.tokens and state["history"]["train_loss"] == [1.0]
+    assert (
+        state["epoch"] == 3
+        and state["vocab"] == VOCAB.tokens
+        and state["history"]["train_loss"] == [1.0]
+    )
     assert list(state["model"]) == list(model.state_dict()), "the checkpoint must hold every weight"
     assert restored.config == model.config
     images = images_to_tensor(generate_dataset(2, 2).images)
@@ -479,7 +546,9 @@ def test_resumed_training_equals_uninterrupted(tmp_path):
     train_captioner(first, train, VOCAB, checkpoint=tmp_path / "run.pt", until_epoch=2, **kwargs)
     torch.manual_seed(123)  # a different init: everything must come from the checkpoint
     resumed = build_captioner("inject", len(VOCAB), **TINY)
-    h_resumed = train_captioner(resumed, train, VOCAB, checkpoint=tmp_path / "run.pt", resume=True, **kwargs)
+    h_resumed = train_captioner(
+        resumed, train, VOCAB, checkpoint=tmp_path / "run.pt", resume=True, **kwargs
+    )
 
     assert h_resumed["step_loss"] == pytest.approx(h_straight["step_loss"], rel=1e-5)
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):

@@ -33,7 +33,9 @@ def test_profile_follows_the_device_given():
     assert D.get_profile("cuda") == "full"
 
 
-@pytest.mark.parametrize("value, expected", [("smoke", "smoke"), ("full", "full"), (" FULL ", "full")])
+@pytest.mark.parametrize(
+    "value, expected", [("smoke", "smoke"), ("full", "full"), (" FULL ", "full")]
+)
 def test_environment_overrides_profile(monkeypatch, value, expected):
     monkeypatch.setenv(D.PROFILE_ENV, value)
     assert D.get_profile(torch.device("cpu")) == expected
@@ -77,8 +79,12 @@ def test_importing_before_torch_sets_passive_waiting():
 
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     code = "import rnnlib.device, os, torch; print(os.environ.get('OMP_WAIT_POLICY'))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert out.stdout.strip() == "PASSIVE"
     env["OMP_WAIT_POLICY"] = "ACTIVE"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert out.stdout.strip() == "ACTIVE", "an explicit setting must be kept"

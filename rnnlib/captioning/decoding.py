@@ -18,8 +18,14 @@ def _as_state_stepper(model):
 
 
 @torch.no_grad()
-def greedy_decode(model, images: torch.Tensor, start_id: int, end_id: int, max_len: int = 20,
-                  return_attention: bool = False):
+def greedy_decode(
+    model,
+    images: torch.Tensor,
+    start_id: int,
+    end_id: int,
+    max_len: int = 20,
+    return_attention: bool = False,
+):
     """The most probable word at every step, fed back as the next input.
 
     ``model`` is an ImageCaptioner, or a pair (init_state, step) of functions (the tests use a toy
@@ -55,8 +61,16 @@ def _reorder(state, index: torch.Tensor):
 
 
 @torch.no_grad()
-def beam_search(model, images: torch.Tensor, start_id: int, end_id: int, beam_size: int = 3,
-                max_len: int = 20, length_penalty: float = 0.0, return_scores: bool = False):
+def beam_search(
+    model,
+    images: torch.Tensor,
+    start_id: int,
+    end_id: int,
+    beam_size: int = 3,
+    max_len: int = 20,
+    length_penalty: float = 0.0,
+    return_scores: bool = False,
+):
     """Beam search: keep the ``beam_size`` most probable partial captions of every image.
 
     At each step every live hypothesis is extended by every word, and the ``beam_size`` best
@@ -96,8 +110,13 @@ def beam_search(model, images: torch.Tensor, start_id: int, end_id: int, beam_si
         word = flat % vocab
         lengths = lengths.gather(1, parent) + (~finished.gather(1, parent)).float()
         finished = finished.gather(1, parent) | (word == end_id)
-        history = torch.cat([history.gather(1, parent.unsqueeze(-1).expand(-1, -1, history.shape[2])),
-                             word.unsqueeze(-1)], dim=2)
+        history = torch.cat(
+            [
+                history.gather(1, parent.unsqueeze(-1).expand(-1, -1, history.shape[2])),
+                word.unsqueeze(-1),
+            ],
+            dim=2,
+        )
         state = _reorder(state, (base + parent).view(-1))
         tokens = word.view(-1)
         if bool(finished.all()):

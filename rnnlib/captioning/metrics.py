@@ -20,7 +20,7 @@ def _references(ref) -> list[list[str]]:
 
 
 def _ngrams(tokens: list[str], n: int) -> Counter:
-    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
 def bleu_statistics(hypotheses, references, max_n: int = 4):
@@ -31,7 +31,10 @@ def bleu_statistics(hypotheses, references, max_n: int = 4):
     on a tie), as in the original definition.
     """
     if len(hypotheses) != len(references):
-        raise ValueError(f"references: expected {len(hypotheses)} entries (one per hypothesis), got {len(references)}")
+        raise ValueError(
+            f"references: expected {len(hypotheses)} entries (one per hypothesis), "
+            f"got {len(references)}"
+        )
     matches, totals = [0] * max_n, [0] * max_n
     hyp_len = ref_len = 0
     for hyp, ref in zip(hypotheses, references):
@@ -52,8 +55,8 @@ def corpus_bleu(hypotheses, references, max_n: int = 4, smooth: bool = False) ->
     """Corpus BLEU-``max_n`` in [0, 1]: brevity penalty x geometric mean of n-gram precisions.
 
     ``hypotheses`` are strings (or token lists); ``references[i]`` is one reference string or a
-    list of references (strings or token lists) for hypothesis i. With ``smooth`` (add-one on n >= 2, Lin and Och, 2004) a missing
-    higher-order match lowers the score instead of zeroing it.
+    list of references (strings or token lists) for hypothesis i. With ``smooth`` (add-one on
+    n >= 2, Lin and Och, 2004) a missing higher-order match lowers the score instead of zeroing it.
     """
     matches, totals, hyp_len, ref_len = bleu_statistics(hypotheses, references, max_n)
     if hyp_len == 0:
@@ -78,27 +81,44 @@ def sentence_bleu(hypothesis, reference, max_n: int = 4, smooth: bool = True) ->
 def exact_match(hypotheses, references) -> float:
     """Fraction of hypotheses equal, word for word, to (one of) their reference(s)."""
     if len(hypotheses) != len(references):
-        raise ValueError(f"references: expected {len(hypotheses)} entries (one per hypothesis), got {len(references)}")
+        raise ValueError(
+            f"references: expected {len(hypotheses)} entries (one per hypothesis), "
+            f"got {len(references)}"
+        )
     if not hypotheses:
         return 0.0
     hits = sum(_tokens(h) in _references(r) for h, r in zip(hypotheses, references))
     return hits / len(hypotheses)
 
 
-OBJECT_WORDS = {"a": "a", "small": "size", "large": "size", "red": "colour", "green": "colour",
-                "blue": "colour", "yellow": "colour", "purple": "colour", "circle": "shape",
-                "square": "shape", "triangle": "shape"}
+OBJECT_WORDS = {
+    "a": "a",
+    "small": "size",
+    "large": "size",
+    "red": "colour",
+    "green": "colour",
+    "blue": "colour",
+    "yellow": "colour",
+    "purple": "colour",
+    "circle": "shape",
+    "square": "shape",
+    "triangle": "shape",
+}
 
 
 def object_masks(scene, grid: int):
     """For each object of ``scene``, a (grid, grid) boolean mask of the feature-map locations whose
-    centre lies within the object's box widened by half a location (so the object's border counts)."""
+    centre lies within the object's box widened by half a location (the object's border counts).
+    """
     step = scene.image_size / grid
     centres = (np.arange(grid) + 0.5) * step
     masks = []
     for obj in scene.objects:
         reach = obj.radius + step / 2
-        masks.append((np.abs(centres[:, None] - obj.cy) <= reach) & (np.abs(centres[None, :] - obj.cx) <= reach))
+        masks.append(
+            (np.abs(centres[:, None] - obj.cy) <= reach)
+            & (np.abs(centres[None, :] - obj.cx) <= reach)
+        )
     return masks
 
 

@@ -42,14 +42,20 @@ class CNNEncoder(nn.Module):
             raise ValueError(f"image_size: expected a multiple of 4, got {image_size}")
         layers, c_in = [], 3
         for k, c_out in enumerate(channels):
-            layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+            layers += [
+                nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(),
+            ]
             if k < 2:
                 layers.append(nn.MaxPool2d(2))
             c_in = c_out
         self.features = nn.Sequential(*layers)
         self.grid = image_size // 4
         self.channels = c_in
-        self.to_vector = nn.Sequential(nn.Flatten(), nn.Linear(c_in * self.grid**2, image_dim), nn.ReLU())
+        self.to_vector = nn.Sequential(
+            nn.Flatten(), nn.Linear(c_in * self.grid**2, image_dim), nn.ReLU()
+        )
         self.image_dim = image_dim
 
     def forward(self, images: torch.Tensor):
@@ -62,11 +68,20 @@ class LSTMDecoder(nn.Module):
 
     CONDITIONINGS = ("inject", "first_input")
 
-    def __init__(self, vocab_size: int, image_dim: int, embed_dim: int = 64, hidden_dim: int = 128,
-                 conditioning: str = "inject", dropout: float = 0.0):
+    def __init__(
+        self,
+        vocab_size: int,
+        image_dim: int,
+        embed_dim: int = 64,
+        hidden_dim: int = 128,
+        conditioning: str = "inject",
+        dropout: float = 0.0,
+    ):
         super().__init__()
         if conditioning not in self.CONDITIONINGS:
-            raise ValueError(f"conditioning: expected one of {self.CONDITIONINGS}, got {conditioning!r}")
+            raise ValueError(
+                f"conditioning: expected one of {self.CONDITIONINGS}, got {conditioning!r}"
+            )
         self.conditioning = conditioning
         self.embed = nn.Embedding(vocab_size, embed_dim)
         if conditioning == "inject":
@@ -75,7 +90,9 @@ class LSTMDecoder(nn.Module):
             # x_0 = LayerNorm(v W_p): the normalisation puts x_0 on the scale of the word
             # embeddings (unit variance); without it the first input is too faint at the start of
             # training and the decoder settles into ignoring the image.
-            self.image_to_input = nn.Sequential(nn.Linear(image_dim, embed_dim), nn.LayerNorm(embed_dim))
+            self.image_to_input = nn.Sequential(
+                nn.Linear(image_dim, embed_dim), nn.LayerNorm(embed_dim)
+            )
             self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_dim, vocab_size)
@@ -91,11 +108,14 @@ class LSTMDecoder(nn.Module):
         """Teacher forcing: tokens (N, T) are the inputs; returns logits (N, T, V) and {}."""
         state = self.init_state(encoded)
         h, c, v = state
-        out, _ = self.lstm(self._inputs(v, tokens), (h.unsqueeze(0).contiguous(), c.unsqueeze(0).contiguous()))
+        out, _ = self.lstm(
+            self._inputs(v, tokens), (h.unsqueeze(0).contiguous(), c.unsqueeze(0).contiguous())
+        )
         return self.out(self.dropout(out)), {}
 
     def init_state(self, encoded):
-        """(h_0, c_0, v): zeros for "inject"; the state after reading x_0 = v W_p for "first_input"."""
+        """(h_0, c_0, v): zeros for "inject"; the state after reading x_0 = v W_p for "first_input".
+        """
         _, v = encoded
         n = v.shape[0]
         zeros = v.new_zeros(1, n, self.hidden_dim)
@@ -118,20 +138,32 @@ class AttentionDecoder(nn.Module):
     The locations' features a_i (C channels plus their normalised (row, col) coordinates, so the
     context says *where* it looked) are scored against the previous state::
 
-        e_ti = w^T tanh(a_i W_a + h_{t-1} W_ha),   alpha_t = softmax(e_t),   z_t = sum_i alpha_ti a_i
+        e_ti = w^T tanh(a_i W_a + h_{t-1} W_ha),  alpha_t = softmax(e_t),  z_t = sum_i alpha_ti a_i
 
     z_t is scaled by a gate beta_t = sigmoid(h_{t-1} W_beta) ("Show, Attend and Tell", 4.2.1),
     the LSTM reads [x_t, beta_t z_t], and the word logits come from [h_t, z_t].
     h_0 and c_0 are tanh of linear maps of the mean feature.
     """
 
-    def __init__(self, vocab_size: int, feature_channels: int, grid: int, embed_dim: int = 64,
-                 hidden_dim: int = 128, attention_dim: int = 64, dropout: float = 0.0):
+    def __init__(
+        self,
+        vocab_size: int,
+        feature_channels: int,
+        grid: int,
+        embed_dim: int = 64,
+        hidden_dim: int = 128,
+        attention_dim: int = 64,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         self.grid = grid
         feat = feature_channels + 2
-        ys, xs = torch.meshgrid(torch.linspace(-1, 1, grid), torch.linspace(-1, 1, grid), indexing="ij")
-        self.register_buffer("coords", torch.stack([ys, xs], dim=-1).reshape(grid * grid, 2), persistent=False)
+        ys, xs = torch.meshgrid(
+            torch.linspace(-1, 1, grid), torch.linspace(-1, 1, grid), indexing="ij"
+        )
+        self.register_buffer(
+            "coords", torch.stack([ys, xs], dim=-1).reshape(grid * grid, 2), persistent=False
+        )
         self.embed = nn.Embedding(vocab_size, embed_dim)
         self.init_h = nn.Linear(feat, hidden_dim)
         self.init_c = nn.Linear(feat, hidden_dim)
@@ -180,7 +212,8 @@ class AttentionDecoder(nn.Module):
 
 
 class ImageCaptioner(nn.Module):
-    """Encoder + decoder. ``config`` holds the constructor arguments so a checkpoint can rebuild it."""
+    """Encoder + decoder; ``config`` holds the constructor arguments so a checkpoint can rebuild it.
+    """
 
     def __init__(self, encoder: CNNEncoder, decoder: nn.Module, config: dict | None = None):
         super().__init__()
@@ -198,19 +231,42 @@ class ImageCaptioner(nn.Module):
 DECODERS = ("inject", "first_input", "attention")
 
 
-def build_captioner(decoder: str, vocab_size: int, image_size: int = 32, channels=(32, 64, 64),
-                    image_dim: int = 128, embed_dim: int = 64, hidden_dim: int = 128,
-                    attention_dim: int = 64, dropout: float = 0.0) -> ImageCaptioner:
+def build_captioner(
+    decoder: str,
+    vocab_size: int,
+    image_size: int = 32,
+    channels=(32, 64, 64),
+    image_dim: int = 128,
+    embed_dim: int = 64,
+    hidden_dim: int = 128,
+    attention_dim: int = 64,
+    dropout: float = 0.0,
+) -> ImageCaptioner:
     """An ``ImageCaptioner`` with decoder "inject", "first_input" or "attention"."""
     if decoder not in DECODERS:
         raise ValueError(f"decoder: expected one of {DECODERS}, got {decoder!r}")
-    config = dict(decoder=decoder, vocab_size=vocab_size, image_size=image_size, channels=list(channels),
-                  image_dim=image_dim, embed_dim=embed_dim, hidden_dim=hidden_dim,
-                  attention_dim=attention_dim, dropout=dropout)
+    config = dict(
+        decoder=decoder,
+        vocab_size=vocab_size,
+        image_size=image_size,
+        channels=list(channels),
+        image_dim=image_dim,
+        embed_dim=embed_dim,
+        hidden_dim=hidden_dim,
+        attention_dim=attention_dim,
+        dropout=dropout,
+    )
     encoder = CNNEncoder(image_size, tuple(channels), image_dim)
     if decoder == "attention":
-        dec = AttentionDecoder(vocab_size, encoder.channels, encoder.grid, embed_dim, hidden_dim,
-                               attention_dim, dropout)
+        dec = AttentionDecoder(
+            vocab_size,
+            encoder.channels,
+            encoder.grid,
+            embed_dim,
+            hidden_dim,
+            attention_dim,
+            dropout,
+        )
     else:
         dec = LSTMDecoder(vocab_size, image_dim, embed_dim, hidden_dim, decoder, dropout)
     return ImageCaptioner(encoder, dec, config)
@@ -218,10 +274,14 @@ def build_captioner(decoder: str, vocab_size: int, image_size: int = 32, channel
 
 def images_to_tensor(images, device=None) -> torch.Tensor:
     """(N, S, S, 3) float images in [0, 1] (numpy) -> (N, 3, S, S) float32 tensor."""
-    return torch.as_tensor(images, dtype=torch.float32, device=device).permute(0, 3, 1, 2).contiguous()
+    return (
+        torch.as_tensor(images, dtype=torch.float32, device=device).permute(0, 3, 1, 2).contiguous()
+    )
 
 
 def sequence_loss(logits: torch.Tensor, targets: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
-    """Cross-entropy averaged over the non-padding target tokens. logits (N, T, V), targets (N, T)."""
-    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                           ignore_index=pad_id)
+    """Cross-entropy averaged over the non-padding target tokens; logits (N, T, V), targets (N, T).
+    """
+    return F.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=pad_id
+    )

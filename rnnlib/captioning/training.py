@@ -29,12 +29,17 @@ PROGRESS_ENV = "RNNLIB_PROGRESS"
 
 
 def default_checkpoint_dir() -> Path:
-    """``$RNNLIB_CHECKPOINT_DIR``, else ``checkpoints/`` at the repository root (git-ignored), else a temp dir."""
+    """``$RNNLIB_CHECKPOINT_DIR``, else ``checkpoints/`` at the repository root (git-ignored),
+    else a temp dir."""
     if os.environ.get(CHECKPOINT_ENV):
         path = Path(os.environ[CHECKPOINT_ENV])
     else:
         root = Path(__file__).resolve().parents[2]
-        path = root / "checkpoints" if (root / "pyproject.toml").is_file() else Path(tempfile.gettempdir()) / "rnnlib-checkpoints"
+        path = (
+            root / "checkpoints"
+            if (root / "pyproject.toml").is_file()
+            else Path(tempfile.gettempdir()) / "rnnlib-checkpoints"
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError:
@@ -54,8 +59,9 @@ def _progress(total: int, desc: str, mode):
         from tqdm import tqdm
 
         # an explicit request for a text bar wins over TQDM_DISABLE (which `make` sets)
-        return tqdm(total=total, desc=desc, file=sys.stdout, ascii=True, mininterval=2.0,
-                    disable=False)
+        return tqdm(
+            total=total, desc=desc, file=sys.stdout, ascii=True, mininterval=2.0, disable=False
+        )
     if mode == "auto":
         from tqdm.auto import tqdm
 
@@ -76,9 +82,18 @@ def _autocast(device: torch.device, enabled: bool):
     return contextlib.nullcontext()
 
 
-def save_checkpoint(path, model: ImageCaptioner, optimizer=None, scheduler=None, scaler=None,
-                    epoch: int | None = None, history: dict | None = None, vocab=None) -> Path:
-    """Write model weights and config (and optimiser, schedule, epoch, history, vocabulary) to ``path``."""
+def save_checkpoint(
+    path,
+    model: ImageCaptioner,
+    optimizer=None,
+    scheduler=None,
+    scaler=None,
+    epoch: int | None = None,
+    history: dict | None = None,
+    vocab=None,
+) -> Path:
+    """Write model weights and config (and optimiser, schedule, epoch, history, vocabulary) to
+    ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
@@ -100,8 +115,14 @@ def save_checkpoint(path, model: ImageCaptioner, optimizer=None, scheduler=None,
     return path
 
 
-def load_checkpoint(path, model: ImageCaptioner | None = None, optimizer=None, scheduler=None,
-                    scaler=None, map_location="cpu"):
+def load_checkpoint(
+    path,
+    model: ImageCaptioner | None = None,
+    optimizer=None,
+    scheduler=None,
+    scaler=None,
+    map_location="cpu",
+):
     """Read a checkpoint. With ``model`` None, a model is rebuilt from the stored config.
 
     Returns (model, checkpoint dict). Optimiser, schedule and scaler states are restored into
@@ -142,8 +163,8 @@ def validation_loss(model, images, tokens, batch_size: int = 256, pad_id: int = 
     model.eval()
     total, words = 0.0, 0
     for i in range(0, len(images), batch_size):
-        batch = tokens[i:i + batch_size]
-        logits, _ = model(images[i:i + batch_size], batch[:, :-1])
+        batch = tokens[i : i + batch_size]
+        logits, _ = model(images[i : i + batch_size], batch[:, :-1])
         n = int((batch[:, 1:] != pad_id).sum())
         total += float(sequence_loss(logits, batch[:, 1:], pad_id)) * n
         words += n
@@ -152,11 +173,27 @@ def validation_loss(model, images, tokens, batch_size: int = 256, pad_id: int = 
     return total / max(1, words)
 
 
-def train_captioner(model: ImageCaptioner, train, vocab, *, epochs: int, batch_size: int = 64,
-                    lr: float = 3e-3, weight_decay: float = 0.0, grad_clip: float = 5.0,
-                    attention_reg: float = 0.0, val=None, device=None, amp: bool | None = None,
-                    seed: int = 0, freeze_encoder: bool = False, checkpoint=None, resume: bool = False,
-                    until_epoch: int | None = None, progress=True) -> dict:
+def train_captioner(
+    model: ImageCaptioner,
+    train,
+    vocab,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    weight_decay: float = 0.0,
+    grad_clip: float = 5.0,
+    attention_reg: float = 0.0,
+    val=None,
+    device=None,
+    amp: bool | None = None,
+    seed: int = 0,
+    freeze_encoder: bool = False,
+    checkpoint=None,
+    resume: bool = False,
+    until_epoch: int | None = None,
+    progress=True,
+) -> dict:
     """Train with teacher forcing, Adam and a warm-up + cosine learning-rate schedule.
 
     Inputs: ``train`` (and optional ``val``) CaptionDatasets; ``amp`` None means "on CUDA only";
@@ -184,12 +221,16 @@ def train_captioner(model: ImageCaptioner, train, vocab, *, epochs: int, batch_s
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _cosine_with_warmup(epochs * steps_per_epoch, warmup=max(1, steps_per_epoch // 2)))
+        optimizer,
+        _cosine_with_warmup(epochs * steps_per_epoch, warmup=max(1, steps_per_epoch // 2)),
+    )
     scaler = torch.amp.GradScaler("cuda") if use_amp else None
     history = {"train_loss": [], "val_loss": [], "step_loss": [], "seconds": 0.0, "epochs": 0}
     first_epoch = 0
     if resume and checkpoint is not None and Path(checkpoint).is_file():
-        _, state = load_checkpoint(checkpoint, model, optimizer, scheduler, scaler, map_location=device)
+        _, state = load_checkpoint(
+            checkpoint, model, optimizer, scheduler, scaler, map_location=device
+        )
         history = state["history"]
         first_epoch = int(state["epoch"]) + 1
 
@@ -198,10 +239,12 @@ def train_captioner(model: ImageCaptioner, train, vocab, *, epochs: int, batch_s
     start = time.perf_counter()
     _train_mode(model, freeze_encoder)
     for epoch in range(first_epoch, last_epoch):
-        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed * 100003 + epoch))
+        order = torch.randperm(
+            len(images), generator=torch.Generator().manual_seed(seed * 100003 + epoch)
+        )
         epoch_losses = []
         for s in range(steps_per_epoch):
-            idx = order[s * batch_size:(s + 1) * batch_size].to(device)
+            idx = order[s * batch_size : (s + 1) * batch_size].to(device)
             length = int(lengths[idx].max())  # drop columns that are padding for the whole batch
             batch = tokens[idx, :length]
             with _autocast(device, use_amp):
@@ -246,14 +289,15 @@ def train_captioner(model: ImageCaptioner, train, vocab, *, epochs: int, batch_s
 
 
 @torch.no_grad()
-def caption_images(model, images, vocab, device=None, beam_size: int = 1, batch_size: int = 256,
-                   max_len: int = 20) -> list[str]:
+def caption_images(
+    model, images, vocab, device=None, beam_size: int = 1, batch_size: int = 256, max_len: int = 20
+) -> list[str]:
     """Captions of (N, S, S, 3) numpy images: greedy when ``beam_size`` is 1, else beam search."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.eval()
     captions = []
     for i in range(0, len(images), batch_size):
-        x = images_to_tensor(images[i:i + batch_size], device)
+        x = images_to_tensor(images[i : i + batch_size], device)
         if beam_size == 1:
             seqs = greedy_decode(model, x, vocab.start_id, vocab.end_id, max_len)
         else:
@@ -262,18 +306,28 @@ def caption_images(model, images, vocab, device=None, beam_size: int = 1, batch_
     return captions
 
 
-def evaluate_captioner(model, dataset, vocab, device=None, beam_size: int = 1, max_len: int = 20) -> dict:
+def evaluate_captioner(
+    model, dataset, vocab, device=None, beam_size: int = 1, max_len: int = 20
+) -> dict:
     """Exact match and corpus BLEU-4 on a CaptionDataset, overall and for each difficulty level.
 
-    Returns {"predictions", "exact_match", "bleu", "by_level": {level: {"exact_match", "bleu", "n"}}}.
+    Returns {"predictions", "exact_match", "bleu",
+    "by_level": {level: {"exact_match", "bleu", "n"}}}.
     """
     predictions = caption_images(model, dataset.images, vocab, device, beam_size, max_len=max_len)
-    result = {"predictions": predictions, "exact_match": exact_match(predictions, dataset.captions),
-              "bleu": corpus_bleu(predictions, dataset.captions), "by_level": {}}
+    result = {
+        "predictions": predictions,
+        "exact_match": exact_match(predictions, dataset.captions),
+        "bleu": corpus_bleu(predictions, dataset.captions),
+        "by_level": {},
+    }
     for level in sorted(set(int(v) for v in dataset.levels)):
         idx = np.flatnonzero(dataset.levels == level)
         preds = [predictions[i] for i in idx]
         refs = [dataset.captions[i] for i in idx]
-        result["by_level"][level] = {"exact_match": exact_match(preds, refs),
-                                     "bleu": corpus_bleu(preds, refs), "n": len(idx)}
+        result["by_level"][level] = {
+            "exact_match": exact_match(preds, refs),
+            "bleu": corpus_bleu(preds, refs),
+            "n": len(idx),
+        }
     return result

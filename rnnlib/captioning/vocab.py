@@ -42,7 +42,9 @@ class Vocabulary:
         longest = max(len(e) for e in encoded)
         length = longest if length is None else length
         if length < longest:
-            raise ValueError(f"length: expected at least {longest} to fit every caption, got {length}")
+            raise ValueError(
+                f"length: expected at least {longest} to fit every caption, got {length}"
+            )
         out = np.full((len(encoded), length), self.pad_id, dtype=np.int64)
         for i, ids in enumerate(encoded):
             out[i, : len(ids)] = ids
