@@ -14,7 +14,7 @@ import os
 import sys
 
 from . import commands
-from .parts import ASSIGNMENTS
+from .assignments import ASSIGNMENTS
 from .sandbox import DEFAULT_LIMITS
 from .workdir import Workdir, default_workdir
 

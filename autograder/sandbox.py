@@ -12,9 +12,9 @@ that mode is reported as NOT ISOLATED.
 
 import json
 import os
+import selectors
 import shutil
 import signal
-import selectors
 import subprocess
 import sys
 import time
@@ -262,4 +262,17 @@ def _kill_group(proc):
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
+        pass
+
+
+def hide_own_memory():
+    """Without bubblewrap, student code runs as the same user as the grader: make the
+    grader's /proc entries (its memory, which holds the reference values) unreadable to
+    other processes of that user."""
+    try:
+        import ctypes
+
+        PR_SET_DUMPABLE = 4
+        ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
         pass

@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 
 import rnnlib
-from autograder import harness, results
-from autograder.notebook import helper_module_source, solution_cells, strip_magics
-from autograder.parts import ASSIGNMENTS, hidden_cases, parts_of
+from autograder import harness, scoring, spec
+from autograder.assignments import ASSIGNMENTS, parts_of
+from autograder.notebooks import helper_module_source, solution_cells, strip_magics
+from autograder.record import Record
+from autograder.spec import hidden_cases
 from autograder.submissions import collect, normalize_id, safe_extract
 
 
@@ -55,7 +57,7 @@ def _case_frame(arrays):
 def test_arrays_are_rebuilt_from_plain_bytes():
     h, dx = np.arange(6.0).reshape(2, 3), np.ones((2, 3), dtype=np.float32)
     header, payload = _case_frame([("h", h), ("dx", dx)])
-    arrays = results.rebuild_arrays(header, payload, ("h", "dx"))
+    arrays = scoring.rebuild_arrays(header, payload, ("h", "dx"))
     np.testing.assert_array_equal(arrays["h"], h)
     assert arrays["dx"].dtype == np.float32
 
@@ -75,7 +77,7 @@ def test_tampered_results_are_refused(tamper, words):
     header, payload = _case_frame([("h", np.zeros((2, 3)))])
     header, payload = tamper(header, payload)
     with pytest.raises(ValueError, match=words):
-        results.rebuild_arrays(header, payload, ("h",))
+        scoring.rebuild_arrays(header, payload, ("h",))
 
 
 def test_object_arrays_cannot_be_sent():
@@ -87,17 +89,17 @@ def test_object_arrays_cannot_be_sent():
 def test_compare_accepts_right_and_names_the_mistake():
     rng = np.random.default_rng(1)
     expected = rng.normal(size=(4, 4))
-    assert results.compare("dWh", expected + 1e-13, expected) is None
-    assert "looks transposed" in results.compare("dWh", expected.T.copy(), expected)
-    assert "wrong sign" in results.compare("dWh", -expected, expected)
-    assert "times 2" in results.compare("dWh", 2 * expected, expected)
-    assert "all zeros" in results.compare("dWh", np.zeros((4, 4)), expected)
-    assert "contains NaN" in results.compare("dWh", expected * np.nan, expected)
-    assert "contains inf" in results.compare("dWh", expected * np.inf, expected)
-    wrong_shape = results.compare("dWx", np.zeros((3, 5)), np.zeros((5, 3)))
+    assert spec.compare("dWh", expected + 1e-13, expected) is None
+    assert "looks transposed" in spec.compare("dWh", expected.T.copy(), expected)
+    assert "wrong sign" in spec.compare("dWh", -expected, expected)
+    assert "times 2" in spec.compare("dWh", 2 * expected, expected)
+    assert "all zeros" in spec.compare("dWh", np.zeros((4, 4)), expected)
+    assert "contains NaN" in spec.compare("dWh", expected * np.nan, expected)
+    assert "contains inf" in spec.compare("dWh", expected * np.inf, expected)
+    wrong_shape = spec.compare("dWx", np.zeros((3, 5)), np.zeros((5, 3)))
     assert wrong_shape == "dWx has shape (3, 5), expected (5, 3) (it looks transposed)"
-    assert results.compare("loss", np.array([2.0]), np.array(2.0)) is None
-    assert "scalar" in results.compare("loss", np.zeros(3), np.array(2.0))
+    assert spec.compare("loss", np.array([2.0]), np.array(2.0)) is None
+    assert "scalar" in spec.compare("loss", np.zeros(3), np.array(2.0))
 
 
 def test_time_hint_points_at_the_missing_recurrence():
@@ -105,7 +107,7 @@ def test_time_hint_points_at_the_missing_recurrence():
     expected = rng.normal(size=(2, 5, 3))
     got = expected.copy()
     got[:, :3] += 1.0
-    message = results.compare("dx", got, expected, time_axis=True)
+    message = spec.compare("dx", got, expected, time_axis=True)
     assert "time steps t <= 2 are wrong" in message
 
 
@@ -242,7 +244,7 @@ def test_feedback_page_neutralizes_student_markup(tmp_path):
               "parts": [{"name": "rnn_forward", "points": 1, "max_points": 15, "passed": 1,
                          "cases": 4, "reason": "raised ValueError: <iframe>", "notes": [],
                          "output": "<script>alert(4)</script>", "bonus": False}]}
-    page = render_page(path, record)
+    page = render_page(path, Record.from_dict(record))  # a record of grader 1.0
     for bad in ("<script>alert", "javascript:alert", "<img src=x", "<iframe>", "<b>eve"):
         assert bad not in page, bad
     assert "&lt;script&gt;alert(4)" in page and "https://" not in "".join(
