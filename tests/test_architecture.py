@@ -1,5 +1,6 @@
 """The shape of autograder/: its import graph has no cycle, no module imports a sibling inside
-a function (the way a cycle is usually dodged), and the arrows of ARCHITECTURE.md hold.
+a function (the way a cycle is usually dodged), and the one-way arrows of the target layout
+(cli -> commands -> grading -> spec; the student-side check/ apart from the grader) hold.
 
 The graph is built from the source with ``ast`` (nothing is imported). Run this file
 directly to print it: ``python tests/test_architecture.py``.

@@ -6,20 +6,30 @@ seccomp program and allowed-helpers module, quickly and without nbgrader.
 """
 
 import json
+import pickle
 import struct
 import zipfile
+from concurrent.futures import Future
+from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 
 import rnnlib
-from autograder import harness, scoring, spec
+from autograder import grading, harness, scoring, spec
 from autograder.assignments import ASSIGNMENTS, parts_of
-from autograder.notebooks import helper_module_source, solution_cells, strip_magics
-from autograder.record import Record
+from autograder.notebooks import (
+    SourceAssignment,
+    helper_module_source,
+    solution_cells,
+    strip_magics,
+)
+from autograder.record import PartResult, Record, capped_total
 from autograder.spec import hidden_cases
-from autograder.submissions import collect, normalize_id, safe_extract
+from autograder.submissions import Submission, collect, normalize_id, safe_extract
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 # ----------------------------------------------------------------------------- frames
@@ -255,3 +265,119 @@ def test_deeply_nested_headers_are_malformed_not_fatal():
     body = b"[" * 30000 + b"]" * 30000  # within the header size limit
     frames, problem = harness.decode_frames(b"%d\n" % len(body) + body)
     assert frames == [] and problem
+
+
+# ----------------------------------------------------------------------------- record
+def _record(**changes):
+    parts = [PartResult("a", 60, points=60.0), PartResult("b", 40, points=30.0),
+             PartResult("extra", 5, points=5.0, bonus=True)]
+    fields = dict(student="ada", assignment="rnn_bptt", max=100, parts=parts)
+    fields.update(changes)
+    return Record(**fields)
+
+
+def test_the_total_is_normal_plus_bonus_capped_at_the_maximum():
+    assert _record().total == 95 and _record().bonus == 5
+    full = _record(parts=[PartResult("a", 100, points=100.0),
+                          PartResult("extra", 5, points=5.0, bonus=True)])
+    assert full.total == 100 and full.bonus == 5
+    assert capped_total(90, 20, 100) == 100 and capped_total(90, 5, 100) == 95
+
+
+def test_a_record_survives_its_json_round_trip():
+    record = _record(notes=["n"], sandbox={"mode": "none", "isolated": False}, key="k")
+    again = Record.from_json(record.to_json())
+    assert again == record
+    data = json.loads(record.to_json())
+    assert data["schema"] == 2 and data["total"] == 95 and data["parts"][2]["bonus"] is True
+
+
+def test_a_record_of_grader_1_0_is_read():
+    old = {"student": "ben", "assignment": "rnn_bptt", "started": 1.0, "grader": "f",
+           "notes": [], "status": "graded", "sandbox": {"mode": "bwrap", "isolated": True},
+           "key": "k", "notebook_digest": "d", "max": 100.0, "bonus": 0.0, "total": 15.0,
+           "seconds": 1.0, "finished": 2.0, "student_seconds": 0.5, "graded_at": "now",
+           "parts": [{"name": "rnn_forward", "max_points": 15.0, "points": 15.0, "passed": 4,
+                      "cases": 4, "reason": "ok", "notes": [], "output": "", "bonus": False,
+                      "student_seconds": 0.5}]}
+    record = Record.from_dict(old)
+    assert record.total == 15 and record.parts[0].passed == 4 and record.key == "k"
+    with pytest.raises(ValueError, match="schema"):
+        Record.from_dict(dict(old, schema=99))
+    with pytest.raises(ValueError):
+        Record.from_dict(["not", "a", "record"])
+
+
+# ----------------------------------------------------------------------------- fingerprint
+def test_the_fingerprint_covers_every_module_that_can_change_a_score():
+    files = {str(p.relative_to(REPO)) for p in
+             grading.fingerprint_files(("autograder.grading", "autograder.assignments.rnn_bptt"))}
+    for needed in ("autograder/grading.py", "autograder/spec.py", "autograder/scoring.py",
+                   "autograder/harness.py", "autograder/sandbox.py",
+                   "autograder/assignments/rnn_bptt.py", "autograder/assignments/__init__.py",
+                   "rnnlib/__init__.py", "rnnlib/rnn.py", "rnnlib/layers.py"):
+        assert needed in files, needed
+    for not_scoring in ("autograder/feedback.py", "autograder/gradebook.py",
+                        "autograder/commands.py", "autograder/check/core.py"):
+        assert not_scoring not in files, not_scoring
+    assert grading.grader_fingerprint(("autograder.grading", "autograder.assignments.rnn_bptt")) \
+        != grading.grader_fingerprint(("autograder.grading",
+                                       "autograder.assignments.lstm_backward"))
+
+
+def test_the_fingerprint_follows_the_bytes_of_rnnlib(monkeypatch):
+    modules = ("autograder.grading", "autograder.assignments.rnn_bptt")
+    before = grading.grader_fingerprint(modules)
+    real = Path.read_bytes
+
+    def edited(path):
+        data = real(path)
+        return data + b"\n# a corrected reference\n" if path.name == "rnn.py" else data
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    assert grading.grader_fingerprint(modules) != before
+
+
+# ----------------------------------------------------------------------------- batch
+class InlineExecutor:
+    """The smallest executor: runs each job at once and hands back a finished Future."""
+
+    def __init__(self):
+        self.submitted = 0
+
+    def submit(self, fn, *args):
+        future = Future()
+        future.set_result(fn(*args))
+        self.submitted += 1
+        return future
+
+
+def _context():
+    parts = parts_of("rnn_bptt")
+    source = SourceAssignment(name="rnn_bptt", notebook_name="rnn_bptt", path=Path("x"),
+                              points={p.name: 20.0 for p in parts},
+                              test_cells={p.name: f"test_{p.name}" for p in parts},
+                              digest="0" * 64)
+    return grading.Context(assignment="rnn_bptt", source=source, parts=parts,
+                           helper_source="", limits={}, mode="none", fingerprint="f")
+
+
+def test_run_batch_takes_any_executor_and_yields_records():
+    ctx = _context()
+    submissions = [Submission(f"s{k}", problem="no .ipynb file in the submission")
+                   for k in range(3)]
+    executor = InlineExecutor()
+    records = list(grading.run_batch(ctx, submissions, executor=executor))
+    assert executor.submitted == 3
+    assert sorted(r.student for r in records) == ["s0", "s1", "s2"]
+    assert all(isinstance(r, Record) and r.status == "no notebook" and r.total == 0
+               for r in records)
+    threaded = list(grading.run_batch(ctx, submissions, jobs=2))
+    assert sorted(r.key for r in threaded) == sorted(r.key for r in records)
+
+
+def test_the_context_can_be_shipped_to_another_process():
+    ctx = _context()
+    again = pickle.loads(pickle.dumps(ctx))
+    inputs, _ = hidden_cases(again.parts, 3)
+    assert inputs.keys() == hidden_cases(ctx.parts, 3)[0].keys()
