@@ -14,8 +14,8 @@ import os
 import sys
 
 from . import commands
-from .parts import ASSIGNMENTS
-from .sandbox import DEFAULT_LIMITS
+from .assignments import ASSIGNMENTS
+from .sandbox import DEFAULT_LIMITS, grade_limits
 from .workdir import Workdir, default_workdir
 
 
@@ -72,10 +72,9 @@ def main(argv=None):
         if args.command == "generate":
             commands.generate(workdir, args.assignment, source_root=args.source)
         elif args.command == "grade":
-            limits = {"timeout_seconds": args.timeout, "cpu_seconds": int(args.timeout) + 1,
-                      "memory_mb": args.memory_mb}
             commands.grade(workdir, args.assignment, args.submissions, jobs=args.jobs,
-                           sandbox=args.sandbox, limits=limits, force=args.force,
+                           sandbox=args.sandbox,
+                           limits=grade_limits(args.timeout, args.memory_mb), force=args.force,
                            progress=not args.quiet, source_root=args.source)
         elif args.command == "feedback":
             commands.feedback(workdir, args.assignment, progress=not args.quiet)

@@ -1,32 +1,72 @@
-"""The instructor commands as functions: generate, grade, feedback, export.
+"""The instructor commands as functions: generate, self_test, grade, feedback, export.
 
 ``python -m autograder`` (see cli.py) is a thin layer over these; tests and the benchmark
-call them directly.
+call them directly. This module owns loading the course (generating it first when the work
+folder does not have it yet), all printing and all writing: grading itself (grading.py)
+takes a ready Context and hands back Records, which are written here by one writer --
+record, submitted and autograded notebooks, gradebook, in this order -- so that a run that
+is killed midway resumes with what was recorded.
 """
 
 import csv
 import shutil
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from . import gradebook as gradebook_module
-from .grading import prepare, run_batch, summary_table
-from .notebook import helper_module_source, load_source
-from .parts import parts_of
-from .workdir import SOURCE_ROOT, Workdir
+from .assignments import module_of, parts_of
+from .feedback import autograded_notebook, find_mathjax, write_feedback
+from .grading import Context, expected_key, grade_submission, grader_fingerprint, run_batch
+from .notebooks import helper_module_source, load_source, read_notebook
+from .report import BatchSummary, export_rows, summary_table
+from .sandbox import DEFAULT_LIMITS, hide_own_memory, resolve_mode
+from .submissions import Submission, collect, copy_notebook
+from .workdir import SOURCE_ROOT, Workdir, atomic_write, remove_stale_temporaries
+
+
+def _workdir(workdir):
+    return workdir if isinstance(workdir, Workdir) else Workdir(workdir)
+
+
+def _load_source(assignment, folder):
+    parts = parts_of(assignment)
+    return load_source(assignment, folder, [p.name for p in parts],
+                       [p.name for p in parts if p.bonus])
+
+
+# ----------------------------------------------------------------------------- the course
+def load_context(workdir, assignment, mode="auto", limits=None):
+    """The grading Context of an assignment the work folder already holds."""
+    parts = parts_of(assignment)
+    source = _load_source(assignment, workdir.source(assignment))
+    helper = helper_module_source(source.setup_cells, [p.name for p in parts])
+    return Context(assignment=assignment, source=source, parts=parts, helper_source=helper,
+                   limits=dict(DEFAULT_LIMITS, **(limits or {})), mode=resolve_mode(mode),
+                   fingerprint=grader_fingerprint(("autograder.grading",
+                                                   module_of(assignment))))
+
+
+def prepare(workdir, assignment, mode="auto", limits=None, source_root=None):
+    """Load the source assignment from the work folder, generating it first if needed."""
+    workdir = _workdir(workdir)
+    if not gradebook_module.has_assignment(workdir, assignment) \
+            or not workdir.source(assignment).is_dir():
+        generate(workdir, assignment, source_root=source_root, quiet=True)
+    return load_context(workdir, assignment, mode=mode, limits=limits)
 
 
 def generate(workdir, assignment, source_root=None, quiet=False):
     """Copy the source assignment into the work folder and let nbgrader make the student
     version (``release/<assignment>/``) and register the assignment in the gradebook."""
-    workdir = workdir if isinstance(workdir, Workdir) else Workdir(workdir)
+    workdir = _workdir(workdir)
     parts = parts_of(assignment)
     origin = Path(source_root or SOURCE_ROOT) / assignment
     if not origin.is_dir():
         raise FileNotFoundError(f"no source assignment {origin}")
     # check that the grader can grade it before touching anything
-    source = load_source(assignment, origin, [p.name for p in parts],
-                         [p.name for p in parts if p.bonus])
+    source = _load_source(assignment, origin)
     helper_module_source(source.setup_cells, [p.name for p in parts])
     target = workdir.source(assignment)
     if target.exists():
@@ -48,31 +88,34 @@ def self_test(workdir, assignment, sandbox="auto"):
 
     This catches, before any student is graded, setup cells that do not work in the
     sandbox and a solution or a reference that disagree."""
-    from .grading import grade_submission, prepare
-    from .submissions import Submission
-
-    ctx = prepare(workdir, assignment, mode=sandbox)
+    workdir = _workdir(workdir)
+    ctx = load_context(workdir, assignment, mode=sandbox)
     notebook = next(iter(sorted(workdir.source(assignment).glob("*.ipynb"))))
     record = grade_submission(ctx, Submission("instructor-solution", notebook))
-    wrong = [f"{p['name']}: {p['reason']}" for p in record["parts"]
-             if p["points"] < p["max_points"]]
+    wrong = [f"{p.name}: {p.reason}" for p in record.problems()]
     if wrong:
         raise RuntimeError("the instructor's solution does not get full marks from the "
                            "grader, so students could not either:\n  " + "\n  ".join(wrong))
     return record
 
 
+# ----------------------------------------------------------------------------- grade
 def grade(workdir, assignment, submissions, jobs=2, sandbox="auto", limits=None,
-          force=False, progress=True, source_root=None, out=sys.stdout, on_record=None):
-    workdir = workdir if isinstance(workdir, Workdir) else Workdir(workdir)
+          force=False, progress=True, source_root=None, out=sys.stdout, on_record=None,
+          executor=None):
+    """Grade a folder or zip of submissions; returns a BatchSummary.
+
+    ``executor``: where submissions are graded (default: a pool of ``jobs`` threads); see
+    ``grading.run_batch``. ``on_record(record)`` is called after each Record is written."""
+    workdir = _workdir(workdir)
     with workdir.lock():
         ctx = prepare(workdir, assignment, mode=sandbox, limits=limits,
                       source_root=source_root)
         if ctx.mode != "bwrap":
             print("WARNING: grading is NOT ISOLATED: bubblewrap is not available, student "
                   "code can read this user's files. Install bubblewrap.", file=sys.stderr)
-        summary = run_batch(workdir, ctx, submissions, jobs=jobs, force=force,
-                            progress=progress, on_record=on_record)
+        summary = _grade_batch(workdir, ctx, submissions, jobs=jobs, force=force,
+                               progress=progress, on_record=on_record, executor=executor)
     if out is not None:
         for warning in summary.warnings:
             print(f"note: {warning}", file=out)
@@ -82,28 +125,91 @@ def grade(workdir, assignment, submissions, jobs=2, sandbox="auto", limits=None,
     return summary
 
 
+def _grade_batch(workdir, ctx, submissions_path, jobs, force, progress, on_record, executor):
+    started = time.monotonic()
+    summary = BatchSummary(mode=ctx.mode)
+    if ctx.mode != "bwrap":
+        hide_own_memory()
+    remove_stale_temporaries(workdir.results(ctx.assignment))
+    # job folders and unpacked zips live in WORKDIR/.tmp: a killed run's leftovers are
+    # removed by the next run (which holds the lock, so nothing else uses them)
+    scratch = workdir.root / ".tmp"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(prefix="batch-", dir=scratch) as tmp:
+        ctx.tmp_root = tmp
+        submissions, warnings = collect(submissions_path, ctx.source.notebook_name,
+                                        Path(tmp) / "unzipped")
+        summary.warnings.extend(warnings)
+        existing = workdir.read_records(ctx.assignment)
+        todo, keep = [], []
+        for submission in submissions:
+            old = existing.get(submission.student)
+            if not force and old is not None and old.key == expected_key(ctx, submission) \
+                    and old.status != "grader error":
+                keep.append(old)
+            else:
+                todo.append(submission)
+        summary.reused = len(keep)
+        by_student = {s.student: s for s in todo}
+        bar = _progress(len(submissions), progress, initial=len(keep))
+        with gradebook_module.open_gradebook(workdir) as gb:
+            for record in keep:  # a killed run may have recorded without syncing
+                gradebook_module.sync_record(gb, record, ctx.source)
+                summary.records.append(record)
+            for record in run_batch(ctx, todo, executor=executor, jobs=jobs):
+                _write(workdir, ctx, by_student[record.student], record, gb)
+                summary.records.append(record)
+                summary.graded += 1
+                if on_record:
+                    on_record(record)
+                if bar is not None:
+                    bar.update(1)
+        if bar is not None:
+            bar.close()
+    summary.records.sort(key=lambda r: r.student)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _write(workdir, ctx, submission, record, gb):
+    """The single writer: record, notebooks, gradebook -- in this order."""
+    student, assignment = record.student, ctx.assignment
+    name = f"{ctx.source.notebook_name}.ipynb"
+    if submission.notebook is not None:
+        copy_notebook(submission.notebook, workdir.submitted(student, assignment) / name)
+        try:
+            nb = read_notebook(submission.notebook)
+        except ValueError:
+            nb = None
+        graded = autograded_notebook(ctx.source.path, nb, record)
+        atomic_write(workdir.autograded(student, assignment) / name, graded)
+    atomic_write(workdir.record_path(assignment, student), record.to_json())
+    gradebook_module.sync_record(gb, record, ctx.source)
+
+
+def _progress(total, enabled, initial=0, unit="submission", desc="grading"):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit=unit, desc=desc, dynamic_ncols=True)
+
+
+# ----------------------------------------------------------------------------- feedback, export
 def _records_and_source(workdir, assignment):
     records = workdir.read_records(assignment)
     if not records:
         raise RuntimeError(f"nothing graded yet for {assignment} in {workdir.root}; run "
                            f"`python -m autograder grade {assignment} SUBMISSIONS` first")
-    parts = parts_of(assignment)
-    source = load_source(assignment, workdir.source(assignment), [p.name for p in parts],
-                         [p.name for p in parts if p.bonus])
-    return records, source
+    return records, _load_source(assignment, workdir.source(assignment))
 
 
 def feedback(workdir, assignment, progress=True, out=sys.stdout):
-    from .feedback import find_mathjax, write_feedback
-
-    workdir = workdir if isinstance(workdir, Workdir) else Workdir(workdir)
+    workdir = _workdir(workdir)
     with workdir.lock():
         records, source = _records_and_source(workdir, assignment)
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(records), unit="page", desc="feedback", dynamic_ncols=True)
+        bar = _progress(len(records), progress, unit="page", desc="feedback")
         pages = write_feedback(workdir, assignment, source.notebook_name,
                                [records[s] for s in sorted(records)], progress=bar)
         if bar is not None:
@@ -118,29 +224,16 @@ def feedback(workdir, assignment, progress=True, out=sys.stdout):
 
 def export(workdir, assignment, csv_path, out=sys.stdout):
     """CSV of the gradebook: student id, points per graded function, total, max."""
-    workdir = workdir if isinstance(workdir, Workdir) else Workdir(workdir)
+    workdir = _workdir(workdir)
     with workdir.lock():
         records, source = _records_and_source(workdir, assignment)
-        rows = gradebook_module.gradebook_rows(workdir, assignment, source)
-    names = [p.name for p in parts_of(assignment)]
+        points = gradebook_module.gradebook_rows(workdir, assignment, source)
+    rows = export_rows(points, [p.name for p in parts_of(assignment)], source.bonus,
+                       source.max_points)
     csv_path = Path(csv_path)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student_id", *names, "total", "max"])
-        for student in sorted(rows):
-            points = rows[student]
-            normal = sum(points.get(n) or 0.0 for n in names if n not in source.bonus)
-            bonus = sum(points.get(n) or 0.0 for n in names if n in source.bonus)
-            total = min(source.max_points, normal + bonus)
-            writer.writerow([student, *[_fmt(points.get(n)) for n in names], _fmt(total),
-                             _fmt(source.max_points)])
+        csv.writer(handle).writerows(rows)
     if out is not None:
-        print(f"wrote {len(rows)} students to {csv_path}", file=out)
+        print(f"wrote {len(points)} students to {csv_path}", file=out)
     return csv_path
-
-
-def _fmt(value):
-    if value is None:
-        return ""
-    return f"{value:.4g}" if value != int(value) else str(int(value))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from .notebook import nbgrader_meta, read_notebook
+from .notebooks import nbgrader_meta, read_notebook
 
 MATHJAX_FILE = "tex-svg-full.js"
 MATHJAX_CONFIG = """\
@@ -41,11 +41,11 @@ window.MathJax = {
 
 def part_text(part):
     """The grader's result for one part, as plain text."""
-    kind = "extra credit" if part.get("bonus") else "points"
-    lines = [f"{part['name']}: {part['points']:g} / {part['max_points']:g} {kind} "
-             f"({part['passed']}/{part['cases']} hidden cases correct)",
-             f"  {part['reason']}"]
-    lines += [f"  note: {note}" for note in part.get("notes", [])]
+    kind = "extra credit" if part.bonus else "points"
+    lines = [f"{part.name}: {part.points:g} / {part.max_points:g} {kind} "
+             f"({part.passed}/{part.cases} hidden cases correct)",
+             f"  {part.reason}"]
+    lines += [f"  note: {note}" for note in part.notes]
     return "\n".join(lines) + "\n"
 
 
@@ -72,21 +72,21 @@ def autograded_notebook(source_path, student_nb, record):
             cell.outputs, cell.execution_count = [], None
         cells.append(cell)
     # put back test cells the student deleted, after their solution cell (or at the end)
-    for part in record["parts"]:
-        test_id = f"test_{part['name']}"
+    for part in record.parts:
+        test_id = f"test_{part.name}"
         if test_id in seen or test_id not in locked:
             continue
         position = next((i + 1 for i, c in enumerate(cells)
-                         if nbgrader_meta(c).get("grade_id") == part["name"]), len(cells))
+                         if nbgrader_meta(c).get("grade_id") == part.name), len(cells))
         cells.insert(position, copy.deepcopy(locked[test_id]))
-    results = {f"test_{p['name']}": p for p in record["parts"]}
+    results = {f"test_{p.name}": p for p in record.parts}
     for cell in cells:
         grade_id = nbgrader_meta(cell).get("grade_id")
         if cell.cell_type == "code" and grade_id in results:
             cell.outputs = [nbformat.v4.new_output(
                 "stream", name="stdout", text="[autograder] " + part_text(results[grade_id]))]
     nb.cells = cells
-    nb.metadata["autograder"] = {"total": record["total"], "max": record["max"]}
+    nb.metadata["autograder"] = {"total": record.total, "max": record.max}
     return nbformat.writes(nb)
 
 
@@ -146,29 +146,29 @@ STYLE = """
 def summary_html(record):
     e = html.escape
     rows = []
-    for part in record["parts"]:
-        cls = "ok" if part["points"] >= part["max_points"] else "bad"
-        notes = "".join(f"<br><small>{e(n)}</small>" for n in part.get("notes", []))
-        output = (f"<details><summary>printed output</summary><pre>{e(part['output'])}</pre>"
-                  "</details>" if part.get("output") else "")
-        label = " (extra credit)" if part.get("bonus") else ""
+    for part in record.parts:
+        cls = "ok" if part.full_marks else "bad"
+        notes = "".join(f"<br><small>{e(n)}</small>" for n in part.notes)
+        output = (f"<details><summary>printed output</summary><pre>{e(part.output)}</pre>"
+                  "</details>" if part.output else "")
+        label = " (extra credit)" if part.bonus else ""
         rows.append(
-            f"<tr><td><code>{e(part['name'])}</code>{label}</td>"
-            f"<td class='{cls}'>{part['points']:g} / {part['max_points']:g}</td>"
-            f"<td>{part['passed']} / {part['cases']}</td>"
-            f"<td>{e(part['reason'])}{notes}{output}</td></tr>")
-    notes = "".join(f"<li>{e(n)}</li>" for n in record.get("notes", []))
+            f"<tr><td><code>{e(part.name)}</code>{label}</td>"
+            f"<td class='{cls}'>{part.points:g} / {part.max_points:g}</td>"
+            f"<td>{part.passed} / {part.cases}</td>"
+            f"<td>{e(part.reason)}{notes}{output}</td></tr>")
+    notes = "".join(f"<li>{e(n)}</li>" for n in record.notes)
     warning = ""
-    if not record.get("sandbox", {}).get("isolated", True):
+    if not record.sandbox.get("isolated", True):
         warning = ("<p class='warning'>Graded without isolation (bubblewrap was not "
                    "available).</p>")
     return (
         f"<div class='autograder-summary tex2jax_ignore'>"
-        f"<h1>Feedback: {e(record['assignment'])}</h1>"
-        f"<p>Student <code>{e(record['student'])}</code>. Total "
-        f"<strong>{record['total']:g} / {record['max']:g}</strong>"
-        + (f" (including {record['bonus']:g} extra credit)" if record.get("bonus") else "")
-        + f". Graded {e(record.get('graded_at', ''))}.</p>"
+        f"<h1>Feedback: {e(record.assignment)}</h1>"
+        f"<p>Student <code>{e(record.student)}</code>. Total "
+        f"<strong>{record.total:g} / {record.max:g}</strong>"
+        + (f" (including {record.bonus:g} extra credit)" if record.bonus else "")
+        + f". Graded {e(record.graded_at)}.</p>"
         "<p>Each graded function was run on hidden inputs (new random values for every "
         "grading run) and compared with the course's reference implementation; a part's "
         "points are shared equally among its cases.</p>"
@@ -241,7 +241,8 @@ def render_page(autograded_path, record):
             nb.cells[index] = nbformat.v4.new_markdown_cell(token)
     body, _ = exporter.from_notebook_node(nb)
     for token, fragment in sanitized.items():
-        body = re.sub(rf"<p>\s*{token}\s*</p>|{token}", lambda _m: fragment, body, count=1)
+        body = re.sub(rf"<p>\s*{token}\s*</p>|{token}",
+                      lambda _m, fragment=fragment: fragment, body, count=1)
     body = strip_remote_scripts(body)
     summary = STYLE + summary_html(record)
     marker = body.find("<body")
@@ -258,15 +259,16 @@ def write_feedback(workdir, assignment, notebook_name, records, progress=None):
     pages = []
     cache = workdir.root / "feedback" / ".mathjax"
     for record in records:
-        student = record["student"]
+        student = record.student
         folder = workdir.feedback(student, assignment)
         folder.mkdir(parents=True, exist_ok=True)
         install_mathjax(folder, cache)
         autograded = workdir.autograded(student, assignment) / f"{notebook_name}.ipynb"
         page = folder / f"{notebook_name}.html"
         page.write_text(render_page(autograded, record), encoding="utf-8")
+        data = record.to_dict()
         (folder / "result.json").write_text(json.dumps(
-            {k: record[k] for k in ("student", "assignment", "total", "max", "parts")},
+            {k: data[k] for k in ("student", "assignment", "total", "max", "parts")},
             indent=1), encoding="utf-8")
         pages.append(page)
         if progress is not None:

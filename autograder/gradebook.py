@@ -61,10 +61,10 @@ def has_assignment(workdir, assignment):
 
 
 def sync_record(gb, record, source):
-    """Put one grading record's points into the gradebook (create or update)."""
+    """Put one Record's points into the gradebook (create or update)."""
     from nbgrader.api import MissingEntry
 
-    student, assignment = record["student"], record["assignment"]
+    student, assignment = record.student, record.assignment
     gb.update_or_create_student(student)
     try:
         gb.find_submission(assignment, student)
@@ -73,15 +73,15 @@ def sync_record(gb, record, source):
             # nbgrader's add_submission builds its rows in a way SQLAlchemy 2 comments on
             warnings.simplefilter("ignore", category=Warning)
             gb.add_submission(assignment, student)
-    for part in record["parts"]:
-        test_cell = source.test_cells[part["name"]]
+    for part in record.parts:
+        test_cell = source.test_cells[part.name]
         grade = gb.find_grade(test_cell, source.notebook_name, assignment, student)
-        if part["name"] in source.bonus:
+        if part.name in source.bonus:
             # nbgrader's own place for extra credit; formgrader shows it as such
             grade.auto_score = 0.0
-            grade.extra_credit = float(part["points"])
+            grade.extra_credit = float(part.points)
         else:
-            grade.auto_score = float(part["points"])
+            grade.auto_score = float(part.points)
         grade.needs_manual_grade = False
     gb.db.commit()
 

@@ -1,50 +1,121 @@
-"""Grading a batch: many submissions in parallel, one writer, nothing lost on a kill.
+"""Grading: one submission -> one ``Record``; a batch yields Records as they finish.
 
-Worker threads each take a submission, build its job folder (solution cells found by
-``grade_id``, hidden inputs from a fresh secret seed), run the sandbox and score the report
-against rnnlib. Only the main thread writes: the record
-``results/<assignment>/<student>.json`` (atomically), the submitted and autograded
-notebooks, and the gradebook. A record is keyed by the grader's version, the source notebook
-and the submitted notebook, so running the same batch again re-grades nothing, and a run
-that was killed midway resumes with what was recorded.
+``grade_submission`` builds the job folder of a submission (solution cells found by
+``grade_id``, hidden inputs from a fresh secret seed), runs the sandbox and scores the
+report against the references, in this process. Nothing here writes the work folder or
+prints: the caller (``commands``) loads the course into a ready ``Context`` and is the
+single writer of what comes back. ``run_batch`` takes an executor: a thread pool by
+default, or anything with ``concurrent.futures.Executor``'s ``submit`` that returns
+``concurrent.futures.Future`` objects (for example ``distributed.Client.get_executor()``).
+
+A record is keyed by the grader's fingerprint, the sandbox mode, the source notebook and the
+submitted notebook, so running the same batch again re-grades nothing. The fingerprint is a
+hash of the source of every module that can change a score: the import closure of this
+module and of the assignment's module, inside ``autograder`` and ``rnnlib``, computed from
+their ``import`` statements (see ``fingerprint_files``).
 """
 
+import ast
 import hashlib
-import json
 import secrets
 import shutil
+import sys
 import tempfile
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
-from . import gradebook as gradebook_module
-from .notebook import (helper_module_source, load_source, notebook_digest, read_notebook,
-                       solution_cells)
-from .parts import hidden_cases, parts_of
-from .results import PartResult, group_frames, score_part
-from .sandbox import DEFAULT_LIMITS, NOT_ISOLATED, resolve_mode, run_job, write_job
-from .submissions import collect, copy_notebook
-from .workdir import SOURCE_ROOT, atomic_write, remove_stale_temporaries
+from .notebooks import notebook_digest, read_notebook, solution_cells
+from .record import PartResult, Record
+from .sandbox import run_job, write_job
+from .scoring import group_frames, score_part
+from .spec import hidden_cases
+
+TRACKED_PACKAGES = ("autograder", "rnnlib")
 
 
-def grader_fingerprint():
-    """Changes whenever the code that decides a grade changes (then everything is re-graded)."""
+# ----------------------------------------------------------------------------- fingerprint
+def _module_file(name):
+    """The file of module ``name`` of a tracked package, found on disk (nothing imported):
+    in the folders of its package (``__path__``, which may have been extended)."""
+    if name.split(".")[0] not in TRACKED_PACKAGES:
+        return None
+    parent, _, leaf = name.rpartition(".")
+    if not parent:
+        module = sys.modules.get(name)
+        path = getattr(module, "__file__", None)
+        return Path(path) if path else None
+    package = sys.modules.get(parent)
+    if package is not None:
+        folders = list(getattr(package, "__path__", []))
+    else:
+        init = _module_file(parent)
+        folders = [init.parent] if init is not None and init.name == "__init__.py" else []
+    for folder in folders:
+        for candidate in (Path(folder) / leaf / "__init__.py", Path(folder) / f"{leaf}.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _imports(name, path):
+    """Names of the tracked modules that module ``name`` (file ``path``) imports."""
+    is_package = path.name == "__init__.py"
+    here = name if is_package else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = here.split(".")
+            if node.level:
+                base = base[:len(base) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    closed = set()
+    for module in found:  # importing a.b.c runs a and a.b as well
+        parts = module.split(".")
+        closed.update(".".join(parts[:k]) for k in range(1, len(parts) + 1))
+    return {module for module in closed if _module_file(module) is not None}
+
+
+def fingerprint_files(modules=("autograder.grading",)):
+    """Files of ``modules`` and of every tracked module they import, directly or not."""
+    seen, stack = {}, list(modules)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        path = _module_file(name)
+        if path is None:
+            raise ValueError(f"{name} is not a module of {' or '.join(TRACKED_PACKAGES)}")
+        seen[name] = path
+        parents = {name.rsplit(".", k)[0] for k in range(1, name.count(".") + 1)}
+        stack.extend((_imports(name, path) | parents) - set(seen))
+    return [seen[name] for name in sorted(seen)]
+
+
+def grader_fingerprint(modules=("autograder.grading",)):
+    """Changes whenever the code that decides a grade changes (then everything is re-graded):
+    the grader's version and the source of ``fingerprint_files(modules)``."""
     digest = hashlib.sha256(__version__.encode())
-    here = Path(__file__).resolve().parent
-    for name in ("harness.py", "parts.py", "results.py", "notebook.py", "grading.py",
-                 "sandbox.py"):
-        digest.update((here / name).read_bytes())
+    for path in fingerprint_files(modules):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
+# ----------------------------------------------------------------------------- one submission
 @dataclass
 class Context:
-    """Everything a worker needs; read-only while the batch runs."""
+    """Everything a worker needs; read-only while the batch runs (and picklable, so that a
+    process or cluster executor can ship it)."""
     assignment: str
     source: object
     parts: tuple
@@ -59,34 +130,15 @@ class Context:
         return [p.name for p in self.parts]
 
 
-@dataclass
-class BatchSummary:
-    records: list = field(default_factory=list)
-    graded: int = 0
-    reused: int = 0
-    warnings: list = field(default_factory=list)
-    mode: str = "bwrap"
-    seconds: float = 0.0
-
-
 def record_key(ctx, digest):
     return f"{ctx.fingerprint}:{ctx.mode}:{ctx.source.digest[:16]}:{digest}"
 
 
-def prepare(workdir, assignment, mode="auto", limits=None, source_root=None):
-    """Load the source assignment from the work folder (generating it first if needed)."""
-    from .commands import generate  # the same steps as `python -m autograder generate`
-
-    parts = parts_of(assignment)
-    if not gradebook_module.has_assignment(workdir, assignment) \
-            or not workdir.source(assignment).is_dir():
-        generate(workdir, assignment, source_root=source_root, quiet=True)
-    source = load_source(assignment, workdir.source(assignment), [p.name for p in parts],
-                         [p.name for p in parts if p.bonus])
-    helper = helper_module_source(source.setup_cells, [p.name for p in parts])
-    return Context(assignment=assignment, source=source, parts=parts, helper_source=helper,
-                   limits=dict(DEFAULT_LIMITS, **(limits or {})), mode=resolve_mode(mode),
-                   fingerprint=grader_fingerprint())
+def expected_key(ctx, submission):
+    """The key that grading ``submission`` now would give its record."""
+    if submission.notebook is None:
+        return record_key(ctx, "none:" + submission.problem)
+    return record_key(ctx, notebook_digest(submission.notebook))
 
 
 def _empty_parts(ctx, reason):
@@ -96,51 +148,45 @@ def _empty_parts(ctx, reason):
 
 
 def grade_submission(ctx, submission):
-    """A record (dict) for one submission. Never raises."""
+    """The Record of one submission. Never raises."""
     started = time.monotonic()
-    record = {"student": submission.student, "assignment": ctx.assignment,
-              "started": time.time(),
-              "grader": ctx.fingerprint, "notes": [], "status": "graded",
-              "sandbox": {"mode": ctx.mode, "isolated": ctx.mode == "bwrap"}}
+    record = Record(student=submission.student, assignment=ctx.assignment,
+                    max=ctx.source.max_points, started=time.time(), grader=ctx.fingerprint,
+                    sandbox={"mode": ctx.mode, "isolated": ctx.mode == "bwrap"})
     try:
         if submission.notebook is None:
-            record["status"] = "no notebook"
-            record["key"] = record_key(ctx, "none:" + submission.problem)
+            record.status = "no notebook"
+            record.key = record_key(ctx, "none:" + submission.problem)
             parts = _empty_parts(ctx, submission.problem)
         else:
             digest = notebook_digest(submission.notebook)
-            record["key"] = record_key(ctx, digest)
-            record["notebook_digest"] = digest
+            record.key = record_key(ctx, digest)
+            record.notebook_digest = digest
             try:
                 nb = read_notebook(submission.notebook)
             except ValueError as exc:
-                record["status"] = "unreadable"
+                record.status = "unreadable"
                 parts = _empty_parts(ctx, str(exc))
             else:
                 parts = _grade_notebook(ctx, nb, record)
     except Exception:  # a bug of the grader: say so, the batch goes on
-        record["status"] = "grader error"
-        record.setdefault("key", record_key(ctx, "error"))
+        record.status = "grader error"
+        record.key = record.key or record_key(ctx, "error")
         text = traceback.format_exc(limit=6)
-        record["notes"].append("internal grader error (re-run the grade command; if it "
-                               "persists, report it): " + text[-1200:])
+        record.notes.append("internal grader error (re-run the grade command; if it "
+                            "persists, report it): " + text[-1200:])
         parts = _empty_parts(ctx, "internal grader error, see the notes")
-    record["parts"] = [p.to_dict() for p in parts]
-    normal = sum(p.points for p in parts if not p.bonus)
-    bonus = sum(p.points for p in parts if p.bonus)
-    record["max"] = ctx.source.max_points
-    record["bonus"] = round(bonus, 4)
-    record["total"] = round(min(ctx.source.max_points, normal + bonus), 4)
-    record["seconds"] = round(time.monotonic() - started, 4)
-    record["finished"] = time.time()
-    record["student_seconds"] = round(sum(p.student_seconds for p in parts), 4)
-    record["graded_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    record.parts = parts
+    record.seconds = round(time.monotonic() - started, 4)
+    record.finished = time.time()
+    record.student_seconds = round(sum(p.student_seconds for p in parts), 4)
+    record.graded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return record
 
 
 def _grade_notebook(ctx, nb, record):
     cells, notes = solution_cells(nb, ctx.part_names)
-    record["notes"].extend(notes)
+    record.notes.extend(notes)
     present = {name for name, _ in cells}
     seed = secrets.randbits(64)  # secret, fresh for every submission, never stored
     inputs, references = hidden_cases(ctx.parts, seed)
@@ -159,7 +205,7 @@ def _grade_notebook(ctx, nb, record):
             shutil.rmtree(job_dir, ignore_errors=True)
         frames, problem = outcome.frames, outcome.problem
         if problem:
-            record["notes"].append(problem)
+            record.notes.append(problem)
     grouped = group_frames(frames)
     results = []
     for part in ctx.parts:
@@ -182,132 +228,23 @@ def _grade_notebook(ctx, nb, record):
 
 
 # ----------------------------------------------------------------------------- batch
-def run_batch(workdir, ctx, submissions_path, jobs=2, force=False, progress=True,
-              on_record=None):
-    """Grade everything under ``submissions_path``; returns a BatchSummary."""
-    started = time.monotonic()
-    summary = BatchSummary(mode=ctx.mode)
-    if ctx.mode != "bwrap":
-        _hide_own_memory()
-    remove_stale_temporaries(workdir.results(ctx.assignment))
-    # job folders and unpacked zips live in WORKDIR/.tmp: a killed run's leftovers are
-    # removed by the next run (which holds the lock, so nothing else uses them)
-    scratch = workdir.root / ".tmp"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
-    with tempfile.TemporaryDirectory(prefix="batch-", dir=scratch) as tmp:
-        ctx.tmp_root = tmp
-        submissions, warnings = collect(submissions_path, ctx.source.notebook_name,
-                                        Path(tmp) / "unzipped")
-        summary.warnings.extend(warnings)
-        existing = workdir.read_records(ctx.assignment)
-        todo, keep = [], []
-        for submission in submissions:
-            key = _expected_key(ctx, submission)
-            old = existing.get(submission.student)
-            if not force and old is not None and old.get("key") == key \
-                    and old.get("status") != "grader error":
-                keep.append(old)
-            else:
-                todo.append(submission)
-        summary.reused = len(keep)
-        bar = _progress(len(submissions), progress, initial=len(keep))
-        with gradebook_module.open_gradebook(workdir) as gb:
-            for record in keep:  # a killed run may have recorded without syncing
-                gradebook_module.sync_record(gb, record, ctx.source)
-                summary.records.append(record)
-            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                futures = {pool.submit(grade_submission, ctx, s): s for s in todo}
-                for future in as_completed(futures):
-                    submission = futures[future]
-                    record = future.result()  # grade_submission never raises
-                    _finish(workdir, ctx, submission, record, gb)
-                    summary.records.append(record)
-                    summary.graded += 1
-                    if on_record:
-                        on_record(record)
-                    if bar is not None:
-                        bar.update(1)
-        if bar is not None:
-            bar.close()
-    summary.records.sort(key=lambda r: r["student"])
-    summary.seconds = time.monotonic() - started
-    return summary
+def run_batch(ctx, submissions, executor=None, jobs=2):
+    """Grade ``submissions``; yield their Records in the order they finish.
 
-
-def _hide_own_memory():
-    """Without bubblewrap, student code runs as the same user as the grader: make the
-    grader's /proc entries (its memory, which holds the reference values) unreadable to
-    other processes of that user."""
+    ``executor``: a ``concurrent.futures.Executor`` (or an object with the same ``submit``
+    returning ``concurrent.futures.Future``). Without one, a thread pool of ``jobs`` workers
+    is made and shut down when the generator ends; an executor passed in is left running.
+    """
+    own = executor is None
+    if own:
+        executor = ThreadPoolExecutor(max_workers=max(1, jobs))
+    futures = []
     try:
-        import ctypes
-
-        PR_SET_DUMPABLE = 4
-        ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _expected_key(ctx, submission):
-    if submission.notebook is None:
-        return record_key(ctx, "none:" + submission.problem)
-    return record_key(ctx, notebook_digest(submission.notebook))
-
-
-def _finish(workdir, ctx, submission, record, gb):
-    """The single writer: record, notebooks, gradebook -- in this order."""
-    from .feedback import autograded_notebook
-
-    student, assignment = record["student"], ctx.assignment
-    name = f"{ctx.source.notebook_name}.ipynb"
-    if submission.notebook is not None:
-        copy_notebook(submission.notebook, workdir.submitted(student, assignment) / name)
-        try:
-            nb = read_notebook(submission.notebook)
-        except ValueError:
-            nb = None
-        graded = autograded_notebook(ctx.source.path, nb, record)
-        atomic_write(workdir.autograded(student, assignment) / name, graded)
-    atomic_write(workdir.record_path(assignment, student), json.dumps(record, indent=1))
-    gradebook_module.sync_record(gb, record, ctx.source)
-
-
-def _progress(total, enabled, initial=0):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, unit="submission", desc="grading",
-                dynamic_ncols=True)
-
-
-def summary_table(summary, ctx):
-    """The table printed at the end of `grade`."""
-    names = [p.name for p in ctx.parts]
-    lines = []
-    width = max([7] + [len(r["student"]) for r in summary.records])
-    lines.append(f"{'student':<{width}}  {'points':>7}  {'max':>5}  result")
-    lines.append("-" * (width + 40))
-    for record in summary.records:
-        problems = [f"{p['name']}: {p['reason']}" for p in record["parts"]
-                    if p["points"] < p["max_points"]]
-        status = "all parts correct" if not problems else problems[0]
-        if record.get("status") != "graded":
-            status = f"[{record['status']}] " + status
-        if len(status) > 90:
-            status = status[:87] + "..."
-        lines.append(f"{record['student']:<{width}}  {record['total']:>7.2f}  "
-                     f"{record['max']:>5.0f}  {status}")
-    lines.append("-" * (width + 40))
-    lines.append(f"{len(summary.records)} submissions: {summary.graded} graded now, "
-                 f"{summary.reused} unchanged since the last run; parts: {', '.join(names)}")
-    if summary.mode != "bwrap":
-        lines.append("WARNING: " + NOT_ISOLATED)
-    else:
-        lines.append("sandbox: bubblewrap (no network, read-only system, only numpy and the "
-                     "standard library importable)")
-    return "\n".join(lines)
-
-
-def default_source_root():
-    return SOURCE_ROOT
+        futures = [executor.submit(grade_submission, ctx, s) for s in submissions]
+        for future in as_completed(futures):
+            yield future.result()  # grade_submission never raises
+    finally:
+        for future in futures:
+            future.cancel()  # only those not started yet: a consumer that stopped early
+        if own:
+            executor.shutdown(wait=True)

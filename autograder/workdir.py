@@ -14,10 +14,11 @@ WORKDIR/
 """
 
 import fcntl
-import json
 import os
 import tempfile
 from pathlib import Path
+
+from .record import Record
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
@@ -66,15 +67,16 @@ class Workdir:
         return self.results(assignment) / f"{student}.json"
 
     def read_records(self, assignment):
+        """``{student: Record}`` of everything recorded for ``assignment``."""
         records = {}
         folder = self.results(assignment)
         if folder.is_dir():
             for path in sorted(folder.glob("*.json")):
                 try:
-                    record = json.loads(path.read_text(encoding="utf-8"))
+                    record = Record.from_json(path.read_text(encoding="utf-8"))
                 except (OSError, ValueError):
                     continue  # a half-written record cannot exist (atomic writes); skip junk
-                if isinstance(record, dict) and record.get("student") == path.stem:
+                if record.student == path.stem:
                     records[path.stem] = record
         return records
 

@@ -32,10 +32,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from autograder_cases import hostile  # noqa: E402
+
 from autograder import commands  # noqa: E402
 from autograder.gradebook import nbgrader_env  # noqa: E402
 from autograder.workdir import Workdir  # noqa: E402
-from autograder_cases import hostile  # noqa: E402
 
 MIX = ("correct", "instructor", "released", "syntax-error", "exception", "wrong-shape", "nan",
        "partial", "patched-helpers", "calls-rnnlib", "fake-score", "runtime-warning")
@@ -108,8 +109,8 @@ def main():
         ours = time.perf_counter() - started
         records = summary.records
         batch = summary.seconds
-        overheads = [r["seconds"] - r["student_seconds"] for r in records]
-        student_compute = sum(r["student_seconds"] for r in records)
+        overheads = [r.seconds - r.student_seconds for r in records]
+        student_compute = sum(r.student_seconds for r in records)
 
         subset = [c.student for c in cases][:args.nbgrader_subset or n]
         course = root / "nbgrader-course"
@@ -135,7 +136,7 @@ def main():
         goal_overhead = max(overheads) <= 1.5
         print(f"goal >= 5x faster: {'met' if goal_speed else 'NOT met'}; goal <= 1.5 s "
               f"overhead per submission: {'met' if goal_overhead else 'NOT met'}")
-        ours_scores = {r["student"]: r["total"] for r in records}
+        ours_scores = {r.student: r.total for r in records}
         differ = {s: (ours_scores[s], their_scores.get(s)) for s in subset
                   if their_scores.get(s) is not None
                   and abs(ours_scores[s] - their_scores[s]) > 1e-6}

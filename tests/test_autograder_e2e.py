@@ -23,13 +23,14 @@ import warnings
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
+from autograder_cases import hostile
 
 from autograder import commands
 from autograder.gradebook import nbgrader_env, open_gradebook
 from autograder.sandbox import bwrap_works
 from autograder.workdir import Workdir
-from autograder_cases import hostile
 
 REPO = Path(__file__).resolve().parents[1]
 # Small limits keep the suite quick: a hang costs LIMITS["timeout_seconds"].
@@ -61,8 +62,8 @@ def copy_workdir(generated, target):
 
 
 def source_points(workdir, assignment):
-    from autograder.notebook import load_source
-    from autograder.parts import parts_of
+    from autograder.assignments import parts_of
+    from autograder.notebooks import load_source
 
     parts = parts_of(assignment)
     return load_source(assignment, workdir.source(assignment), [p.name for p in parts],
@@ -98,13 +99,13 @@ def sleepers():
 
 def assert_points(record, case, source, isolated):
     expected = hostile.expected_parts(case, source.points, isolated=isolated)
-    got = {p["name"]: p["points"] for p in record["parts"]}
+    got = {p.name: p.points for p in record.parts}
     assert got == pytest.approx(expected), (
         f"{case.student} ({case.what}): got {got}, expected {expected}; reasons: "
-        + json.dumps({p["name"]: p["reason"] for p in record["parts"]}, indent=1))
+        + json.dumps({p.name: p.reason for p in record.parts}, indent=1))
     total = hostile.expected_total(case, source.points, source.bonus, source.max_points,
                                    isolated=isolated)
-    assert record["total"] == pytest.approx(total), case.student
+    assert record.total == pytest.approx(total), case.student
 
 
 # ----------------------------------------------------------------------------- the batch
@@ -149,8 +150,8 @@ def test_each_failure_has_a_clear_reason(rnn_batch):
     records = rnn_batch["workdir"].read_records("rnn_bptt")
 
     def reason(student, part):
-        found = next(p for p in records[student]["parts"] if p["name"] == part)
-        return found["reason"] + " | " + " | ".join(found["notes"])
+        found = next(p for p in records[student].parts if p.name == part)
+        return found.reason + " | " + " | ".join(found.notes)
 
     expected_words = {
         ("released", "rnn_step_forward"): "NotImplementedError",
@@ -178,17 +179,17 @@ def test_each_failure_has_a_clear_reason(rnn_batch):
     for (student, part), words in expected_words.items():
         assert words in reason(student, part), (student, part, reason(student, part))
     # what the student printed is never taken for a result, only kept (escaped) as output
-    fake = next(p for p in records["fake-score"]["parts"] if p["name"] == "rnn_step_forward")
-    assert "Score: 100/100" in fake["output"] and fake["points"] == 0
+    fake = next(p for p in records["fake-score"].parts if p.name == "rnn_step_forward")
+    assert "Score: 100/100" in fake.output and fake.points == 0
 
 
 def test_sandbox_blocks_network_processes_and_files(rnn_batch):
     records = rnn_batch["workdir"].read_records("rnn_bptt")
     assert not rnn_batch["connected"], "a submission opened a connection to the host"
     assert not rnn_batch["sleepers"], "a submission left processes behind"
-    leaks = [p["reason"] for p in records["reads-files"]["parts"] if "LEAK" in p["reason"]]
+    leaks = [p.reason for p in records["reads-files"].parts if "LEAK" in p.reason]
     if ISOLATED:
-        assert records["reads-files"]["sandbox"] == {"mode": "bwrap", "isolated": True}
+        assert records["reads-files"].sandbox == {"mode": "bwrap", "isolated": True}
         assert not leaks
     else:
         assert "NOT ISOLATED" in rnn_batch["output"]
@@ -197,7 +198,7 @@ def test_sandbox_blocks_network_processes_and_files(rnn_batch):
 
 def test_batch_ran_in_parallel_and_summarised(rnn_batch):
     records = list(rnn_batch["workdir"].read_records("rnn_bptt").values())
-    spans = sorted((r["started"], r["finished"]) for r in records)
+    spans = sorted((r.started, r.finished) for r in records)
     overlapping = any(b[0] < a[1] for a, b in zip(spans, spans[1:]))
     assert overlapping, "with jobs=2 two submissions must be graded at the same time"
     output = rnn_batch["output"]
@@ -222,10 +223,10 @@ def test_gradebook_holds_each_student_once_with_the_points(rnn_batch):
     with open_gradebook(workdir) as gb:
         for student, record in records.items():
             submission = gb.find_submission("rnn_bptt", student)
-            assert submission.score == pytest.approx(record["total"]), student
-            for part in record["parts"]:
-                row = gb.find_grade(f"test_{part['name']}", "rnn_bptt", "rnn_bptt", student)
-                assert row.auto_score == pytest.approx(part["points"])
+            assert submission.score == pytest.approx(record.total), student
+            for part in record.parts:
+                row = gb.find_grade(f"test_{part.name}", "rnn_bptt", "rnn_bptt", student)
+                assert row.auto_score == pytest.approx(part.points)
                 assert not row.needs_manual_grade  # only the written answers are left
 
 
@@ -240,10 +241,10 @@ def test_exports_agree(rnn_batch, tmp_path):
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
     assert set(rows) == set(records)
     for student, record in records.items():
-        assert float(rows[student]["total"]) == pytest.approx(record["total"])
+        assert float(rows[student]["total"]) == pytest.approx(record.total)
         assert float(rows[student]["max"]) == 100
-        for part in record["parts"]:
-            assert float(rows[student][part["name"]]) == pytest.approx(part["points"])
+        for part in record.parts:
+            assert float(rows[student][part.name]) == pytest.approx(part.points)
     # nbgrader's own export reads the same gradebook
     nbgrader_csv = tmp_path / "nbgrader.csv"
     done = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to",
@@ -253,7 +254,7 @@ def test_exports_agree(rnn_batch, tmp_path):
     with open(nbgrader_csv, newline="") as handle:
         theirs = {r["student_id"]: float(r["raw_score"]) for r in csv.DictReader(handle)
                   if r["assignment"] == "rnn_bptt"}
-    assert theirs == pytest.approx({s: r["total"] for s, r in records.items()})
+    assert theirs == pytest.approx({s: r.total for s, r in records.items()})
 
 
 def test_feedback_pages(rnn_batch):
@@ -282,7 +283,7 @@ def test_feedback_pages(rnn_batch):
                                                "google-chrome") if shutil.which(n)), None)
     if chromium is None:
         warnings.warn("no headless Chromium here: the feedback page's math was checked only "
-                      "by its markup, not rendered", UserWarning)
+                      "by its markup, not rendered", UserWarning, stacklevel=2)
         return
     with tempfile.TemporaryDirectory() as profile:
         dom = subprocess.run(
@@ -296,10 +297,10 @@ def test_feedback_pages(rnn_batch):
 
 def test_rerun_is_idempotent(rnn_batch):
     workdir = rnn_batch["workdir"]
-    before = {s: r["key"] for s, r in workdir.read_records("rnn_bptt").items()}
+    before = {s: r.key for s, r in workdir.read_records("rnn_bptt").items()}
     summary, _ = grade(workdir, "rnn_bptt", rnn_batch["folder"])
     assert summary.graded == 0 and summary.reused == len(before)
-    after = {s: r["key"] for s, r in workdir.read_records("rnn_bptt").items()}
+    after = {s: r.key for s, r in workdir.read_records("rnn_bptt").items()}
     assert after == before
     with sqlite3.connect(workdir.db_path) as db:
         count = db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone()[0]
@@ -329,7 +330,7 @@ def test_fallback_without_bubblewrap_still_grades_and_says_so(generated, tmp_pat
     source = source_points(workdir, "rnn_bptt")
     records = workdir.read_records("rnn_bptt")
     for student, case in cases.items():
-        assert records[student]["sandbox"] == {"mode": "none", "isolated": False}
+        assert records[student].sandbox == {"mode": "none", "isolated": False}
         assert_points(records[student], case, source, isolated=False)
 
 
@@ -345,7 +346,7 @@ def test_lstm_assignment_with_extra_credit(generated, tmp_path):
     records = workdir.read_records("lstm_backward")
     for student, case in cases.items():
         assert_points(records[student], case, source, ISOLATED)
-    assert records["forgets-dc"]["total"] == 100 - 0.75 * source.points["lstm_backward"] + sum(
+    assert records["forgets-dc"].total == 100 - 0.75 * source.points["lstm_backward"] + sum(
         source.points[p] for p in source.bonus)
     with open_gradebook(workdir) as gb:
         grade_row = gb.find_grade("test_lstm_step_forward_peephole", "lstm_backward",
@@ -370,7 +371,7 @@ def test_lms_zip(generated, tmp_path):
     assert folder
     summary, _ = grade(workdir, "rnn_bptt", archive)
     records = workdir.read_records("rnn_bptt")
-    assert {s: r["total"] for s, r in records.items()} == {"ada": 100, "ben": 0, "cy": 100}
+    assert {s: r.total for s, r in records.items()} == {"ada": 100, "ben": 0, "cy": 100}
     assert not (tmp_path / "escape.ipynb").exists()
 
 
@@ -431,6 +432,104 @@ def test_kill_midway_and_resume(generated, tmp_path):
     with open_gradebook(workdir) as gb:
         for case in cases:
             assert gb.find_submission("rnn_bptt", case.student).score == pytest.approx(
-                records[case.student]["total"])
+                records[case.student].total)
     assert not list(workdir.results("rnn_bptt").glob(".*.tmp"))
     assert os.path.exists(workdir.db_path)
+
+
+# ----------------------------------------------------------------------------- a third assignment
+TINY_MODULE = '''"""A tiny assignment written for the test: one module, one source notebook."""
+
+from autograder.spec import Part
+
+SHAPES = ({"N": 2, "D": 3, "M": 4}, {"N": 1, "D": 2, "M": 2})
+
+
+def make_affine(rng, N, D, M):
+    return {"x": rng.normal(size=(N, D)), "w": rng.normal(size=(D, M)),
+            "b": rng.normal(size=(M,))}
+
+
+def affine_forward_reference(a):
+    return (a["x"] @ a["w"] + a["b"],)
+
+
+PARTS = (Part("affine_forward", ("x", "w", "b"), ("out", "cache"), ("out",), make_affine,
+              affine_forward_reference, shapes=SHAPES),)
+'''
+
+
+def tiny_source_notebook(path):
+    def cell(source, **meta):
+        made = nbformat.v4.new_code_cell(source)
+        made.metadata["nbgrader"] = dict(meta, schema_version=3)
+        return made
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [
+        cell("import numpy as np", grade=False, solution=False, locked=True,
+             grade_id="setup_imports"),
+        cell("def affine_forward(x, w, b):\n    ### BEGIN SOLUTION\n    out = x @ w + b\n"
+             "    ### END SOLUTION\n    return out, None", solution=True, grade=False,
+             locked=False, grade_id="affine_forward"),
+        cell("out, _ = affine_forward(np.ones((1, 2)), np.ones((2, 2)), np.zeros(2))\n"
+             "assert out.shape == (1, 2)", grade=True, solution=False, locked=True, points=10,
+             grade_id="test_affine_forward"),
+    ]
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, str(path))
+
+
+def tiny_submission(folder, student, body):
+    nb = nbformat.read(str(folder.parent / "source" / "tiny_affine" / "tiny_affine.ipynb"),
+                       as_version=4)
+    for cell in nb.cells:
+        if cell.metadata["nbgrader"]["grade_id"] == "affine_forward":
+            cell.source = f"def affine_forward(x, w, b):\n    return {body}, None\n"
+    (folder / student).mkdir(parents=True)
+    nbformat.write(nb, str(folder / student / "tiny_affine.ipynb"))
+
+
+def test_a_third_assignment_is_one_module_and_one_notebook(tmp_path, monkeypatch):
+    """Register an assignment the grader has never seen, grade it end to end, then change
+    its reference: the fingerprint (computed from the modules' source) changes, so the
+    same submissions are graded again, with the new reference."""
+    import importlib
+
+    from autograder import assignments
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    module_file = plugins / "tiny_affine.py"
+    module_file.write_text(TINY_MODULE, encoding="utf-8")
+    tiny_source_notebook(tmp_path / "source" / "tiny_affine" / "tiny_affine.ipynb")
+    monkeypatch.setattr(assignments, "__path__", [*assignments.__path__, str(plugins)])
+    monkeypatch.delitem(sys.modules, "autograder.assignments.tiny_affine", raising=False)
+    for name, parts in assignments.discover().items():
+        monkeypatch.setitem(assignments.ASSIGNMENTS, name, parts)
+    assert "tiny_affine" in assignments.ASSIGNMENTS
+
+    folder = tmp_path / "submissions"
+    tiny_submission(folder, "right", "x @ w + b")
+    tiny_submission(folder, "no-bias", "x @ w")
+    workdir = Workdir(tmp_path / "grading")
+    options = dict(jobs=2, limits=LIMITS, progress=False, out=None,
+                   source_root=tmp_path / "source")
+    summary = commands.grade(workdir, "tiny_affine", folder, **options)
+    assert summary.graded == 2
+    assert {r.student: r.total for r in summary.records} == {"right": 10, "no-bias": 0}
+    assert "out is wrong" in workdir.read_records("tiny_affine")["no-bias"].parts[0].reason
+
+    summary = commands.grade(workdir, "tiny_affine", folder, **options)
+    assert summary.graded == 0 and summary.reused == 2
+
+    # a changed reference (here: one that forgets the bias) re-grades everything
+    module_file.write_text(TINY_MODULE.replace('a["x"] @ a["w"] + a["b"]', 'a["x"] @ a["w"]'),
+                           encoding="utf-8")
+    module = importlib.reload(sys.modules["autograder.assignments.tiny_affine"])
+    monkeypatch.setitem(assignments.ASSIGNMENTS, "tiny_affine", module.PARTS)
+    summary = commands.grade(workdir, "tiny_affine", folder, **options)
+    assert summary.graded == 2 and summary.reused == 0
+    assert {r.student: r.total for r in summary.records} == {"right": 0, "no-bias": 10}

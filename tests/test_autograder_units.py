@@ -6,18 +6,30 @@ seccomp program and allowed-helpers module, quickly and without nbgrader.
 """
 
 import json
+import pickle
 import struct
 import zipfile
+from concurrent.futures import Future
+from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 
 import rnnlib
-from autograder import harness, results
-from autograder.notebook import helper_module_source, solution_cells, strip_magics
-from autograder.parts import ASSIGNMENTS, hidden_cases, parts_of
-from autograder.submissions import collect, normalize_id, safe_extract
+from autograder import grading, harness, scoring, spec
+from autograder.assignments import ASSIGNMENTS, parts_of
+from autograder.notebooks import (
+    SourceAssignment,
+    helper_module_source,
+    solution_cells,
+    strip_magics,
+)
+from autograder.record import PartResult, Record, capped_total
+from autograder.spec import hidden_cases
+from autograder.submissions import Submission, collect, normalize_id, safe_extract
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 # ----------------------------------------------------------------------------- frames
@@ -55,7 +67,7 @@ def _case_frame(arrays):
 def test_arrays_are_rebuilt_from_plain_bytes():
     h, dx = np.arange(6.0).reshape(2, 3), np.ones((2, 3), dtype=np.float32)
     header, payload = _case_frame([("h", h), ("dx", dx)])
-    arrays = results.rebuild_arrays(header, payload, ("h", "dx"))
+    arrays = scoring.rebuild_arrays(header, payload, ("h", "dx"))
     np.testing.assert_array_equal(arrays["h"], h)
     assert arrays["dx"].dtype == np.float32
 
@@ -75,7 +87,7 @@ def test_tampered_results_are_refused(tamper, words):
     header, payload = _case_frame([("h", np.zeros((2, 3)))])
     header, payload = tamper(header, payload)
     with pytest.raises(ValueError, match=words):
-        results.rebuild_arrays(header, payload, ("h",))
+        scoring.rebuild_arrays(header, payload, ("h",))
 
 
 def test_object_arrays_cannot_be_sent():
@@ -87,17 +99,17 @@ def test_object_arrays_cannot_be_sent():
 def test_compare_accepts_right_and_names_the_mistake():
     rng = np.random.default_rng(1)
     expected = rng.normal(size=(4, 4))
-    assert results.compare("dWh", expected + 1e-13, expected) is None
-    assert "looks transposed" in results.compare("dWh", expected.T.copy(), expected)
-    assert "wrong sign" in results.compare("dWh", -expected, expected)
-    assert "times 2" in results.compare("dWh", 2 * expected, expected)
-    assert "all zeros" in results.compare("dWh", np.zeros((4, 4)), expected)
-    assert "contains NaN" in results.compare("dWh", expected * np.nan, expected)
-    assert "contains inf" in results.compare("dWh", expected * np.inf, expected)
-    wrong_shape = results.compare("dWx", np.zeros((3, 5)), np.zeros((5, 3)))
+    assert spec.compare("dWh", expected + 1e-13, expected) is None
+    assert "looks transposed" in spec.compare("dWh", expected.T.copy(), expected)
+    assert "wrong sign" in spec.compare("dWh", -expected, expected)
+    assert "times 2" in spec.compare("dWh", 2 * expected, expected)
+    assert "all zeros" in spec.compare("dWh", np.zeros((4, 4)), expected)
+    assert "contains NaN" in spec.compare("dWh", expected * np.nan, expected)
+    assert "contains inf" in spec.compare("dWh", expected * np.inf, expected)
+    wrong_shape = spec.compare("dWx", np.zeros((3, 5)), np.zeros((5, 3)))
     assert wrong_shape == "dWx has shape (3, 5), expected (5, 3) (it looks transposed)"
-    assert results.compare("loss", np.array([2.0]), np.array(2.0)) is None
-    assert "scalar" in results.compare("loss", np.zeros(3), np.array(2.0))
+    assert spec.compare("loss", np.array([2.0]), np.array(2.0)) is None
+    assert "scalar" in spec.compare("loss", np.zeros(3), np.array(2.0))
 
 
 def test_time_hint_points_at_the_missing_recurrence():
@@ -105,7 +117,7 @@ def test_time_hint_points_at_the_missing_recurrence():
     expected = rng.normal(size=(2, 5, 3))
     got = expected.copy()
     got[:, :3] += 1.0
-    message = results.compare("dx", got, expected, time_axis=True)
+    message = spec.compare("dx", got, expected, time_axis=True)
     assert "time steps t <= 2 are wrong" in message
 
 
@@ -242,7 +254,7 @@ def test_feedback_page_neutralizes_student_markup(tmp_path):
               "parts": [{"name": "rnn_forward", "points": 1, "max_points": 15, "passed": 1,
                          "cases": 4, "reason": "raised ValueError: <iframe>", "notes": [],
                          "output": "<script>alert(4)</script>", "bonus": False}]}
-    page = render_page(path, record)
+    page = render_page(path, Record.from_dict(record))  # a record of grader 1.0
     for bad in ("<script>alert", "javascript:alert", "<img src=x", "<iframe>", "<b>eve"):
         assert bad not in page, bad
     assert "&lt;script&gt;alert(4)" in page and "https://" not in "".join(
@@ -253,3 +265,119 @@ def test_deeply_nested_headers_are_malformed_not_fatal():
     body = b"[" * 30000 + b"]" * 30000  # within the header size limit
     frames, problem = harness.decode_frames(b"%d\n" % len(body) + body)
     assert frames == [] and problem
+
+
+# ----------------------------------------------------------------------------- record
+def _record(**changes):
+    parts = [PartResult("a", 60, points=60.0), PartResult("b", 40, points=30.0),
+             PartResult("extra", 5, points=5.0, bonus=True)]
+    fields = dict(student="ada", assignment="rnn_bptt", max=100, parts=parts)
+    fields.update(changes)
+    return Record(**fields)
+
+
+def test_the_total_is_normal_plus_bonus_capped_at_the_maximum():
+    assert _record().total == 95 and _record().bonus == 5
+    full = _record(parts=[PartResult("a", 100, points=100.0),
+                          PartResult("extra", 5, points=5.0, bonus=True)])
+    assert full.total == 100 and full.bonus == 5
+    assert capped_total(90, 20, 100) == 100 and capped_total(90, 5, 100) == 95
+
+
+def test_a_record_survives_its_json_round_trip():
+    record = _record(notes=["n"], sandbox={"mode": "none", "isolated": False}, key="k")
+    again = Record.from_json(record.to_json())
+    assert again == record
+    data = json.loads(record.to_json())
+    assert data["schema"] == 2 and data["total"] == 95 and data["parts"][2]["bonus"] is True
+
+
+def test_a_record_of_grader_1_0_is_read():
+    old = {"student": "ben", "assignment": "rnn_bptt", "started": 1.0, "grader": "f",
+           "notes": [], "status": "graded", "sandbox": {"mode": "bwrap", "isolated": True},
+           "key": "k", "notebook_digest": "d", "max": 100.0, "bonus": 0.0, "total": 15.0,
+           "seconds": 1.0, "finished": 2.0, "student_seconds": 0.5, "graded_at": "now",
+           "parts": [{"name": "rnn_forward", "max_points": 15.0, "points": 15.0, "passed": 4,
+                      "cases": 4, "reason": "ok", "notes": [], "output": "", "bonus": False,
+                      "student_seconds": 0.5}]}
+    record = Record.from_dict(old)
+    assert record.total == 15 and record.parts[0].passed == 4 and record.key == "k"
+    with pytest.raises(ValueError, match="schema"):
+        Record.from_dict(dict(old, schema=99))
+    with pytest.raises(ValueError):
+        Record.from_dict(["not", "a", "record"])
+
+
+# ----------------------------------------------------------------------------- fingerprint
+def test_the_fingerprint_covers_every_module_that_can_change_a_score():
+    files = {str(p.relative_to(REPO)) for p in
+             grading.fingerprint_files(("autograder.grading", "autograder.assignments.rnn_bptt"))}
+    for needed in ("autograder/grading.py", "autograder/spec.py", "autograder/scoring.py",
+                   "autograder/harness.py", "autograder/sandbox.py",
+                   "autograder/assignments/rnn_bptt.py", "autograder/assignments/__init__.py",
+                   "rnnlib/__init__.py", "rnnlib/rnn.py", "rnnlib/layers.py"):
+        assert needed in files, needed
+    for not_scoring in ("autograder/feedback.py", "autograder/gradebook.py",
+                        "autograder/commands.py", "autograder/check/core.py"):
+        assert not_scoring not in files, not_scoring
+    assert grading.grader_fingerprint(("autograder.grading", "autograder.assignments.rnn_bptt")) \
+        != grading.grader_fingerprint(("autograder.grading",
+                                       "autograder.assignments.lstm_backward"))
+
+
+def test_the_fingerprint_follows_the_bytes_of_rnnlib(monkeypatch):
+    modules = ("autograder.grading", "autograder.assignments.rnn_bptt")
+    before = grading.grader_fingerprint(modules)
+    real = Path.read_bytes
+
+    def edited(path):
+        data = real(path)
+        return data + b"\n# a corrected reference\n" if path.name == "rnn.py" else data
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    assert grading.grader_fingerprint(modules) != before
+
+
+# ----------------------------------------------------------------------------- batch
+class InlineExecutor:
+    """The smallest executor: runs each job at once and hands back a finished Future."""
+
+    def __init__(self):
+        self.submitted = 0
+
+    def submit(self, fn, *args):
+        future = Future()
+        future.set_result(fn(*args))
+        self.submitted += 1
+        return future
+
+
+def _context():
+    parts = parts_of("rnn_bptt")
+    source = SourceAssignment(name="rnn_bptt", notebook_name="rnn_bptt", path=Path("x"),
+                              points={p.name: 20.0 for p in parts},
+                              test_cells={p.name: f"test_{p.name}" for p in parts},
+                              digest="0" * 64)
+    return grading.Context(assignment="rnn_bptt", source=source, parts=parts,
+                           helper_source="", limits={}, mode="none", fingerprint="f")
+
+
+def test_run_batch_takes_any_executor_and_yields_records():
+    ctx = _context()
+    submissions = [Submission(f"s{k}", problem="no .ipynb file in the submission")
+                   for k in range(3)]
+    executor = InlineExecutor()
+    records = list(grading.run_batch(ctx, submissions, executor=executor))
+    assert executor.submitted == 3
+    assert sorted(r.student for r in records) == ["s0", "s1", "s2"]
+    assert all(isinstance(r, Record) and r.status == "no notebook" and r.total == 0
+               for r in records)
+    threaded = list(grading.run_batch(ctx, submissions, jobs=2))
+    assert sorted(r.key for r in threaded) == sorted(r.key for r in records)
+
+
+def test_the_context_can_be_shipped_to_another_process():
+    ctx = _context()
+    again = pickle.loads(pickle.dumps(ctx))
+    inputs, _ = hidden_cases(again.parts, 3)
+    assert inputs.keys() == hidden_cases(ctx.parts, 3)[0].keys()
