@@ -133,7 +133,7 @@ def rnn_forward(x, h0, Wx, Wh, b, activation="tanh"):
     Returns a tuple of:
 
     - h: (N, T, H) hidden states of all time steps.
-    - cache: everything :func:`rnn_backward` needs.
+    - cache: ``(x, h0, Wx, Wh, h, activation)`` for :func:`rnn_backward`.
     """
     _check_activation(activation)
     x, h0, Wx, Wh, b = check_recurrent_args(x, h0, Wx, Wh, b, 1, True, "h0")
@@ -141,16 +141,17 @@ def rnn_forward(x, h0, Wx, Wh, b, activation="tanh"):
     H = h0.shape[1]
     # Time-major inside (hs[t] is the contiguous (N, H) state entering step t) and the bias
     # folded into the input matmul: [x_t, 1] [Wx; b] = x_t Wx + b, as in lstm_forward.
-    x_aug = _time_major_with_ones(x)
-    x_proj = (x_aug @ np.concatenate([Wx, b[None]], axis=0)).reshape(T, N, H)
+    x_proj = (_time_major_with_ones(x) @ np.concatenate([Wx, b[None]], axis=0)).reshape(T, N, H)
     hs = np.empty((T + 1, N, H), dtype=x.dtype)
     hs[0] = h0
     for t in range(T):
         a = np.matmul(hs[t], Wh, out=hs[t + 1])
         a += x_proj[t]
         _activate(a, activation)
-    # Batch-first view of the time-major states (as torch returns for batch_first=True).
-    return hs[1:].transpose(1, 0, 2), (x_aug, Wx, Wh, hs, activation)
+    # Batch-first view of the time-major states (as torch returns for batch_first=True);
+    # the cache keeps the documented layout, which chapter 2 unpacks.
+    h = hs[1:].transpose(1, 0, 2)
+    return h, (x, h0, Wx, Wh, h, activation)
 
 
 def rnn_backward(dh, cache):
@@ -179,16 +180,19 @@ def rnn_backward(dh, cache):
     - dWh: (H, H)
     - db: (H,)
     """
-    x_aug, Wx, Wh, hs, activation = cache
-    T, N, H = hs[1:].shape
-    D = Wx.shape[0]
-    dh = np.asarray(dh, dtype=hs.dtype)
-    check_shape("dh", dh, ("N", "T", "H"), (N, T, H), "(N, T, H) = h.shape of the forward pass")
+    x, h0, Wx, Wh, h, activation = cache
+    N, T, D = x.shape
+    H = h0.shape[1]
+    dh = np.asarray(dh, dtype=h.dtype)
+    check_shape("dh", dh, ("N", "T", "H"), h.shape, "(N, T, H) = h.shape of the forward pass")
+    # Time-major inside: h from rnn_forward is a batch-first view of a time-major array, so
+    # h_tm costs no copy.
+    h_tm = np.ascontiguousarray(h.transpose(1, 0, 2))
     # phi'(a_t) of all steps in one call; then da_t = dh_t phi'(a_t) + (da_{t+1} Wh^T) phi'(a_t)
-    deriv = _activation_grad(hs[1:], activation)
-    da = np.multiply(dh.transpose(1, 0, 2), deriv, out=np.empty((T, N, H), dtype=hs.dtype))
+    deriv = _activation_grad(h_tm, activation)
+    da = np.multiply(dh.transpose(1, 0, 2), deriv, out=np.empty((T, N, H), dtype=h.dtype))
     WhT = Wh.T
-    dh_next = np.empty((N, H), dtype=hs.dtype)
+    dh_next = np.empty((N, H), dtype=h.dtype)
     for t in range(T - 1, 0, -1):
         np.matmul(da[t], WhT, out=dh_next)
         dh_next *= deriv[t - 1]
@@ -196,10 +200,12 @@ def rnn_backward(dh, cache):
     dh0 = da[0] @ WhT
     da2 = da.reshape(T * N, H)
     dx = (da2 @ Wx.T).reshape(T, N, D).transpose(1, 0, 2)
-    dWb = x_aug.T @ da2                          # [dWx; db] in one matmul
-    dWh = hs[:-1].reshape(T * N, H).T @ da2
-    return dx, dh0, dWb[:D], dWh, dWb[D]
-
+    dWx = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * N, D).T @ da2
+    # dWh = sum_t h_{t-1}^T da_t, with h_{-1} = h0: the first step apart, the rest in one matmul
+    dWh = h0.T @ da[0]
+    if T > 1:
+        dWh += h_tm[:-1].reshape((T - 1) * N, H).T @ da[1:].reshape((T - 1) * N, H)
+    return dx, dh0, dWx, dWh, da2.sum(axis=0)
 
 def _time_major_with_ones(x):
     """(N, T, D) -> the (T * N, D + 1) array ``[x_t, 1]`` of all steps, time-major."""
