@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/recurrent.py [--rounds 5] [--repeats 7] [--threads 2]
+    .venv/bin/python benchmarks/recurrent.py [--rounds 5] [--repeats 5] [--threads 2]
                                              [--cells rnn,gru,lstm] [--shapes bench,small]
 
 Every contender runs in a process of its own, with its own best settings and nothing of the
@@ -175,7 +175,7 @@ def median(values):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cells", default="rnn,gru,lstm")
     parser.add_argument("--shapes", default="bench,small")

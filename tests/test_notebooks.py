@@ -1,10 +1,11 @@
 """Every chapter notebook ran, without an error, from the source in the tree.
 
-`make book` executes each notebook listed in _toc.yml once (in parallel, into the execution
-cache that `jupyter-book build` then reuses) and the build writes the executed copies to
-_build/jupyter_execute/. These tests read those copies instead of executing the notebooks a
-second time: one test per notebook fails when its outputs are missing, hold an error, or come
-from a different source than the notebook in the tree (or from an older rnnlib).
+`make book` executes each notebook listed in _toc.yml once (in parallel) into the execution
+cache, _build/.jupyter_cache, from which `jupyter-book build` takes every page's outputs.
+These tests read that cache instead of executing the notebooks a second time: one test per
+notebook fails when the cache holds no execution of the notebook's current code (missing or
+stale), when the execution predates the last change to rnnlib, or when a cell raised.
+(_build/jupyter_execute/ would not do: myst-nb writes the notebooks there without outputs.)
 
 Run as a script, this module is the parallel execution step of `make book`::
 
@@ -15,12 +16,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import timezone
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EXECUTED = ROOT / "_build" / "jupyter_execute"
 CACHE = ROOT / "_build" / ".jupyter_cache"
 TIMEOUT = 300   # seconds per cell, as _config.yml's execute.timeout
 
@@ -77,10 +78,6 @@ def _read(path):
     return nbformat.read(path, as_version=4)
 
 
-def _code_sources(nb):
-    return [cell.source.strip() for cell in nb.cells if cell.cell_type == "code"]
-
-
 def _newest_rnnlib_source():
     return max(p.stat().st_mtime for p in (ROOT / "rnnlib").rglob("*.py"))
 
@@ -88,7 +85,7 @@ def _newest_rnnlib_source():
 NOTEBOOKS = toc_notebooks()
 
 needs_build = pytest.mark.skipif(
-    not EXECUTED.is_dir() and os.environ.get("CI") != "true",
+    not CACHE.is_dir() and os.environ.get("CI") != "true",
     reason="the book is not built; run `make book` (make test builds it first)",
 )
 
@@ -100,16 +97,19 @@ def test_the_toc_lists_notebooks():
 @needs_build
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_notebook_ran_without_errors_from_the_current_source(notebook):
-    source = ROOT / notebook
-    executed = EXECUTED / Path(notebook).with_suffix(".ipynb")
-    assert executed.is_file(), (
-        f"{notebook} has no executed copy at {executed.relative_to(ROOT)}: run `make book`")
-    ran = _read(executed)
-    assert _code_sources(ran) == _code_sources(_read(source)), (
-        f"{executed.relative_to(ROOT)} was executed from another version of {notebook}: "
-        "run `make book` again")
-    assert executed.stat().st_mtime >= _newest_rnnlib_source(), (
+    from jupyter_cache import get_cache
+
+    cache = get_cache(CACHE)
+    try:
+        # matched by the code cells' sources, as the build matches them
+        record = cache.match_cache_notebook(_read(ROOT / notebook))
+    except KeyError:
+        pytest.fail(f"{notebook}: no execution of this version of the notebook in "
+                    f"{CACHE.relative_to(ROOT)} (missing or stale): run `make book`")
+    ran_at = record.created.replace(tzinfo=timezone.utc).timestamp()
+    assert ran_at >= _newest_rnnlib_source(), (
         f"{notebook} was executed before the last change to rnnlib: run `make book` again")
+    ran = cache.get_cache_bundle(record.pk).nb
     code = [cell for cell in ran.cells if cell.cell_type == "code" and cell.source.strip()]
     not_run = [k for k, cell in enumerate(code) if cell.get("execution_count") is None]
     assert not not_run, f"{notebook}: code cells {not_run} have no execution count (never ran)"
