@@ -32,10 +32,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from autograder_cases import hostile  # noqa: E402
+
 from autograder import commands  # noqa: E402
 from autograder.gradebook import nbgrader_env  # noqa: E402
 from autograder.workdir import Workdir  # noqa: E402
-from autograder_cases import hostile  # noqa: E402
 
 MIX = ("correct", "instructor", "released", "syntax-error", "exception", "wrong-shape", "nan",
        "partial", "patched-helpers", "calls-rnnlib", "fake-score", "runtime-warning")
