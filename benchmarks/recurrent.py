@@ -3,13 +3,14 @@
 Usage::
 
     .venv/bin/python benchmarks/recurrent.py [--rounds 5] [--repeats 5] [--threads 2]
+                                             [--numpy-threads 1]
                                              [--cells rnn,gru,lstm] [--shapes bench,small]
 
 Every contender runs in a process of its own, with its own best settings and nothing of the
 others' environment:
 
 - ``rnnlib`` and ``floor`` (numpy): ``OPENBLAS_NUM_THREADS`` (and ``OMP_NUM_THREADS``) set to
-  ``--threads``;
+  ``--numpy-threads`` (default ``--threads``);
 - ``torch``: the variables above and ``OMP_WAIT_POLICY`` removed (torch's default OpenMP
   policy) and ``torch.set_num_threads(--threads)``.
 
@@ -152,12 +153,12 @@ def worker(contender, cells, shapes, repeats, threads, warmup=3):
 
 # ---------------------------------------------------------------- driver side
 
-def blas_info(python):
+def blas_info(python, threads):
     code = ("from threadpoolctl import threadpool_info\n"
             "import numpy\n"
             "print('; '.join(f\"{p.get('internal_api')} {p.get('version')} "
             "threads={p.get('num_threads')}\" for p in threadpool_info()))")
-    env = contender_env("rnnlib", 2)
+    env = contender_env("rnnlib", threads)
     try:
         out = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env,
                              timeout=60)
@@ -177,6 +178,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--numpy-threads", type=int, default=None,
+                        help="BLAS threads of rnnlib and the floor (default: --threads); the "
+                             "per-step (N, H) products often run faster on one")
     parser.add_argument("--cells", default="rnn,gru,lstm")
     parser.add_argument("--shapes", default="bench,small")
     parser.add_argument("--worker", choices=CONTENDERS, help=argparse.SUPPRESS)
@@ -190,25 +194,29 @@ def main():
         if name not in SHAPES:
             parser.error(f"--shapes: {name!r} is not one of {sorted(SHAPES)}")
 
+    if args.numpy_threads is None:
+        args.numpy_threads = args.threads
     if args.worker:
         worker(args.worker, cells, shapes, args.repeats, args.threads)
         return
 
     print(f"Recurrent sequences, forward+backward, float32; {args.rounds} rounds x "
-          f"{args.repeats} repeats, each contender in its own process, threads={args.threads}")
+          f"{args.repeats} repeats, each contender in its own process; torch threads="
+          f"{args.threads}, numpy BLAS threads={args.numpy_threads}")
     print("shapes: " + "; ".join(f"{k} = " + " ".join(f"{a}={v}" for a, v in s.items())
                                  for k, s in SHAPES.items() if k in shapes))
-    print(f"numpy BLAS (rnnlib, floor): {blas_info(sys.executable)}")
+    print(f"numpy BLAS (rnnlib, floor): {blas_info(sys.executable, args.numpy_threads)}")
     loads = [os.getloadavg()]
     times = {c: {} for c in CONTENDERS}
     for r in range(args.rounds):
         order = CONTENDERS[r % 3:] + CONTENDERS[:r % 3]
         for contender in order:
+            threads = args.threads if contender == "torch" else args.numpy_threads
             cmd = [sys.executable, __file__, "--worker", contender, "--cells", args.cells,
                    "--shapes", args.shapes, "--repeats", str(args.repeats),
-                   "--threads", str(args.threads)]
+                   "--threads", str(threads)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                                 env=contender_env(contender, args.threads))
+                                 env=contender_env(contender, threads))
             for key, values in json.loads(out.stdout.strip().splitlines()[-1]).items():
                 times[contender].setdefault(key, []).extend(values)
         loads.append(os.getloadavg())
