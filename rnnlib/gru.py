@@ -176,14 +176,31 @@ def gru_forward(x, h0, Wx, Wh, b):
     x, h0, Wx, Wh, b = check_recurrent_args(x, h0, Wx, Wh, b, 3, True, "h0")
     N, T, D = x.shape
     H = h0.shape[1]
-    gates = (x.reshape(N * T, D) @ Wx).reshape(N, T, 3 * H)
-    gates += b
-    h = np.empty((N, T, H), dtype=x.dtype)
-    h_prev = h0
+    dtype = x.dtype
+    # The same step as _cell_forward, on time-major contiguous buffers, with the bias folded
+    # into the input matmul ([x_t, 1] [Wx; b] = x_t Wx + b) and every product written into
+    # preallocated memory: gates[t] is the (N, 3H) block (r, z, n) of step t.
+    x_aug = _time_major_with_ones(x)
+    gates = (x_aug @ np.concatenate([Wx, b[None]], axis=0)).reshape(T, N, 3 * H)
+    Wh_rz = np.ascontiguousarray(Wh[:, :2 * H])
+    Wh_n = np.ascontiguousarray(Wh[:, 2 * H:])
+    hs = np.empty((T + 1, N, H), dtype=dtype)     # hs[t] is the state entering step t
+    reset_h = np.empty((T, N, H), dtype=dtype)    # r_t * h_{t-1}, the input of Wh_n
+    recurrent_rz = np.empty((N, 2 * H), dtype=dtype)
+    recurrent_n = np.empty((N, H), dtype=dtype)
+    hs[0] = h0
     for t in range(T):
-        _cell_forward(gates[:, t], h_prev, Wh, h[:, t])
-        h_prev = h[:, t]
-    return h, (x, h0, Wx, Wh, gates, h)
+        h_prev = hs[t]
+        rz = gates[t, :, :2 * H]
+        rz += np.matmul(h_prev, Wh_rz, out=recurrent_rz)
+        sigmoid(rz, out=rz)
+        r, z, n = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:]
+        n += np.matmul(np.multiply(r, h_prev, out=reset_h[t]), Wh_n, out=recurrent_n)
+        np.tanh(n, out=n)
+        h = np.multiply(np.subtract(1, z, out=recurrent_n), h_prev, out=hs[t + 1])
+        h += np.multiply(z, n, out=recurrent_n)        # h = (1 - z) * h_prev + z * n
+    # Batch-first view of the time-major states (as torch returns for batch_first=True).
+    return hs[1:].transpose(1, 0, 2), (x_aug, Wx, Wh, gates, hs, reset_h)
 
 
 def gru_backward(dh, cache):
@@ -206,17 +223,57 @@ def gru_backward(dh, cache):
     - dWh: (H, 3H)
     - db: (3H,)
     """
-    x, h0, Wx, Wh, gates, h = cache
-    N, T, D = x.shape
-    H = h0.shape[1]
-    dh = np.asarray(dh, dtype=h.dtype)
-    check_shape("dh", dh, ("N", "T", "H"), h.shape, "(N, T, H) = h.shape of the forward pass")
-    da = np.empty_like(gates)
-    dh_next = np.zeros((N, H), dtype=h.dtype)
+    x_aug, Wx, Wh, gates, hs, reset_h = cache
+    T, N, H = reset_h.shape
+    D = Wx.shape[0]
+    dtype = hs.dtype
+    dh = np.asarray(dh, dtype=dtype)
+    check_shape("dh", dh, ("N", "T", "H"), (N, T, H), "(N, T, H) = h.shape of the forward pass")
+    r, z, n = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:]
+    h_prev = hs[:-1]
+    # The factors of _cell_backward that do not depend on the incoming gradient, for all
+    # steps at once; the loop keeps _cell_backward's order of operations (so a sequence
+    # and its steps agree to the last bits) with two matmuls and no allocation per step.
+    n_deriv = 1 - n * n
+    z_deriv = z * (1 - z)
+    r_deriv = r * (1 - r)
+    n_minus_h = n - h_prev
+    keep = 1 - z
+    Wh_rzT = np.ascontiguousarray(Wh[:, :2 * H].T)
+    Wh_nT = np.ascontiguousarray(Wh[:, 2 * H:].T)
+    dh_tm = dh.transpose(1, 0, 2)
+    da = np.empty((T, N, 3 * H), dtype=dtype)    # gradients of the pre-activations (r, z, n)
+    dh_t = np.empty((N, H), dtype=dtype)
+    d_reset_h = np.empty((N, H), dtype=dtype)
+    recurrent = np.empty((N, H), dtype=dtype)
+    dh_next = np.zeros((N, H), dtype=dtype)
     for t in reversed(range(T)):
-        h_prev = h[:, t - 1] if t > 0 else h0
-        dh_next = _cell_backward(dh[:, t] + dh_next, gates[:, t], h_prev, Wh, da[:, t])
-    h_prev_all = np.concatenate([h0[:, None], h[:, :-1]], axis=1)
-    dWx, dWh, db = _weight_grads(x, h_prev_all, gates, da, H)
-    dx = (da.reshape(N * T, 3 * H) @ Wx.T).reshape(N, T, D)
-    return dx, dh_next, dWx, dWh, db
+        np.add(dh_tm[t], dh_next, out=dh_t)
+        da_r, da_z, da_n = da[t, :, :H], da[t, :, H:2 * H], da[t, :, 2 * H:]
+        np.multiply(dh_t, z[t], out=da_n)
+        da_n *= n_deriv[t]
+        np.multiply(n_minus_h[t], dh_t, out=da_z)
+        da_z *= z_deriv[t]
+        np.matmul(da_n, Wh_nT, out=d_reset_h)
+        np.multiply(d_reset_h, h_prev[t], out=da_r)
+        da_r *= r_deriv[t]
+        np.multiply(dh_t, keep[t], out=dh_next)
+        d_reset_h *= r[t]
+        dh_next += d_reset_h
+        dh_next += np.matmul(da[t, :, :2 * H], Wh_rzT, out=recurrent)
+    da2 = da.reshape(T * N, 3 * H)
+    dx = (da2 @ Wx.T).reshape(T, N, D).transpose(1, 0, 2)
+    dWb = x_aug.T @ da2                          # [dWx; db] in one matmul
+    dWh = np.empty((H, 3 * H), dtype=dtype)
+    dWh[:, :2 * H] = h_prev.reshape(T * N, H).T @ da2[:, :2 * H]
+    dWh[:, 2 * H:] = reset_h.reshape(T * N, H).T @ da2[:, 2 * H:]
+    return dx, dh_next, dWb[:D], dWh, dWb[D]
+
+
+def _time_major_with_ones(x):
+    """(N, T, D) -> the (T * N, D + 1) array ``[x_t, 1]`` of all steps, time-major."""
+    N, T, D = x.shape
+    x_aug = np.empty((T * N, D + 1), dtype=x.dtype)
+    x_aug[:, :D].reshape(T, N, D)[...] = x.transpose(1, 0, 2)
+    x_aug[:, D] = 1
+    return x_aug

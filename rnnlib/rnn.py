@@ -139,15 +139,18 @@ def rnn_forward(x, h0, Wx, Wh, b, activation="tanh"):
     x, h0, Wx, Wh, b = check_recurrent_args(x, h0, Wx, Wh, b, 1, True, "h0")
     N, T, D = x.shape
     H = h0.shape[1]
-    x_proj = (x.reshape(N * T, D) @ Wx).reshape(N, T, H)
-    x_proj += b
-    h = np.empty((N, T, H), dtype=x.dtype)
-    h_prev = h0
+    # Time-major inside (hs[t] is the contiguous (N, H) state entering step t) and the bias
+    # folded into the input matmul: [x_t, 1] [Wx; b] = x_t Wx + b, as in lstm_forward.
+    x_proj = (_time_major_with_ones(x) @ np.concatenate([Wx, b[None]], axis=0)).reshape(T, N, H)
+    hs = np.empty((T + 1, N, H), dtype=x.dtype)
+    hs[0] = h0
     for t in range(T):
-        a = h_prev @ Wh
-        a += x_proj[:, t]
-        h[:, t] = _activate(a, activation)
-        h_prev = h[:, t]
+        a = np.matmul(hs[t], Wh, out=hs[t + 1])
+        a += x_proj[t]
+        _activate(a, activation)
+    # Batch-first view of the time-major states (as torch returns for batch_first=True);
+    # the cache keeps the documented layout, which chapter 2 unpacks.
+    h = hs[1:].transpose(1, 0, 2)
     return h, (x, h0, Wx, Wh, h, activation)
 
 
@@ -182,15 +185,33 @@ def rnn_backward(dh, cache):
     H = h0.shape[1]
     dh = np.asarray(dh, dtype=h.dtype)
     check_shape("dh", dh, ("N", "T", "H"), h.shape, "(N, T, H) = h.shape of the forward pass")
-    da = np.empty((N, T, H), dtype=h.dtype)
-    dh_next = np.zeros((N, H), dtype=h.dtype)
-    for t in reversed(range(T)):
-        da[:, t] = (dh[:, t] + dh_next) * _activation_grad(h[:, t], activation)
-        dh_next = da[:, t] @ Wh.T
-    da2 = da.reshape(N * T, H)
-    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1).reshape(N * T, H)
-    dx = (da2 @ Wx.T).reshape(N, T, D)
-    dWx = x.reshape(N * T, D).T @ da2
-    dWh = h_prev.T @ da2
-    db = da2.sum(axis=0)
-    return dx, dh_next, dWx, dWh, db
+    # Time-major inside: h from rnn_forward is a batch-first view of a time-major array, so
+    # h_tm costs no copy.
+    h_tm = np.ascontiguousarray(h.transpose(1, 0, 2))
+    # phi'(a_t) of all steps in one call; then da_t = dh_t phi'(a_t) + (da_{t+1} Wh^T) phi'(a_t)
+    deriv = _activation_grad(h_tm, activation)
+    da = np.multiply(dh.transpose(1, 0, 2), deriv, out=np.empty((T, N, H), dtype=h.dtype))
+    WhT = Wh.T
+    dh_next = np.empty((N, H), dtype=h.dtype)
+    for t in range(T - 1, 0, -1):
+        np.matmul(da[t], WhT, out=dh_next)
+        dh_next *= deriv[t - 1]
+        da[t - 1] += dh_next
+    dh0 = da[0] @ WhT
+    da2 = da.reshape(T * N, H)
+    dx = (da2 @ Wx.T).reshape(T, N, D).transpose(1, 0, 2)
+    dWx = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * N, D).T @ da2
+    # dWh = sum_t h_{t-1}^T da_t, with h_{-1} = h0: the first step apart, the rest in one matmul
+    dWh = h0.T @ da[0]
+    if T > 1:
+        dWh += h_tm[:-1].reshape((T - 1) * N, H).T @ da[1:].reshape((T - 1) * N, H)
+    return dx, dh0, dWx, dWh, da2.sum(axis=0)
+
+def _time_major_with_ones(x):
+    """(N, T, D) -> the (T * N, D + 1) array ``[x_t, 1]`` of all steps, time-major."""
+    N, T, D = x.shape
+    x_aug = np.empty((T * N, D + 1), dtype=x.dtype)
+    x_aug[:, :D].reshape(T, N, D)[...] = x.transpose(1, 0, 2)
+    x_aug[:, D] = 1
+    return x_aug
+
