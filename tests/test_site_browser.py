@@ -39,9 +39,17 @@ pytestmark = [
                        reason="no Chromium here (.ci/run installs it)"),
 ]
 
-PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
-               if not ({"_static", "_sources", "_downloads", "_images"} & set(p.parts))
-               and p.name not in ("genindex.html", "search.html", "py-modindex.html"))
+def _is_page(path: Path) -> bool:
+    if {"_static", "_sources", "_downloads", "_images"} & set(path.parts):
+        return False
+    if path.name in ("genindex.html", "search.html", "py-modindex.html"):
+        return False
+    # the root index.html is only a redirect to the first page
+    return 'http-equiv="refresh"' not in path.read_text(encoding="utf-8")[:2000].lower()
+
+
+PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html") if _is_page(p))
+PATH_LIKE = re.compile(r"^\S*\.(png|svg|jpe?g|gif|webp)$|_images/|jupyter_execute", re.I)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -184,7 +192,7 @@ def test_page(tab, path):
         if not fig["ok"]:
             problems.append(f"figure did not load: {fig['src']}")
         alt = fig["alt"].strip()
-        if not alt or "/" in alt or re.search(r"\.(png|svg|jpe?g|gif)$", alt):
+        if not alt or PATH_LIKE.search(alt) or alt == fig["src"]:
             problems.append(f"figure without real alt text: {fig['src']} alt={alt!r}")
     sideways = page.evaluate(SIDEWAYS)
     if sideways:

@@ -44,6 +44,7 @@ def _copy(app, exc):
     if exc is None and app.builder.format == "html":
         source = mathjax_source_dir()
         target = Path(app.outdir) / "_static" / "mathjax"
+        shutil.rmtree(target, ignore_errors=True)  # no files left over from a fuller copy
         for part in SHIPPED:
             if not (source / part).exists():
                 raise ExtensionError(f"{DISTRIBUTION}: MathJax has no {part}; expected {SHIPPED}")

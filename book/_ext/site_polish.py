@@ -12,7 +12,8 @@
   same size). Cached executions keep their figures until they run again.
 - **Page furniture**: a style sheet and a script from ``book/_ext/static`` (phone navigation,
   wide math and tables scroll inside their box instead of the page), a default light theme
-  mode, and no second copy of a script on a page.
+  mode, no second copy of a script on a page, and no source maps or translation catalogues in
+  the output.
 - **The repository URL** is ``repository.url`` in ``_config.yml``. Pages use it as the
   substitution ``{{ repository_url }}``; the repository, issue and launch buttons read the same
   setting.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from docutils import nodes
@@ -104,7 +106,8 @@ def _ipython_profile(app, config):
 
 def _config(app, config):
     options = config.html_theme_options
-    options.setdefault("default_mode", "light")
+    # pydata-sphinx-theme reads the default colour mode from html_context, not theme options
+    config.html_context = {**(config.html_context or {}), "default_mode": "light"}
     url = options.get("repository_url") or "https://example.org/your-course-repository"
     subs = dict(getattr(config, "myst_substitutions", {}) or {})
     subs.setdefault("repository_url", url)
@@ -118,21 +121,49 @@ def _assets(app):
     app.add_js_file("site_polish.js", defer="defer")
 
 
-def _one_copy_per_script(app, pagename, templatename, context, doctree):
-    """Drop a second <script> with the same src (sphinx-thebe's, added per build and per page)."""
-    script_files = context.get("script_files")
-    if not script_files:
-        return
+def _script_key(js):
+    if isinstance(js, (tuple, list)):  # the registry stores (filename, attributes)
+        filename, attributes = js[0], js[-1] if isinstance(js[-1], dict) else {}
+    else:
+        filename, attributes = getattr(js, "filename", str(js)), getattr(js, "attributes", {})
+    return filename or "", (attributes or {}).get("body", "")
+
+
+def _dedupe(scripts):
     seen, unique = set(), []
-    for js in script_files:
-        key = getattr(js, "filename", None) or str(js)
-        body = getattr(js, "attributes", {}).get("body") if hasattr(js, "attributes") else None
-        key = (key, body)
-        if key in seen:
-            continue
-        seen.add(key)
-        unique.append(js)
-    script_files[:] = unique
+    for js in scripts:
+        key = _script_key(js)
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    scripts[:] = unique
+
+
+def _one_copy_per_script_everywhere(app, env):
+    """sphinx-thebe adds its configuration script at every env-before-read-docs, and the book
+    build reads twice, so the script (a `const` declaration) ran twice and threw on every page."""
+    _dedupe(app.registry.js_files)
+    for name in ("_js_files", "_orig_js_files"):
+        if isinstance(getattr(app.builder, name, None), list):
+            _dedupe(getattr(app.builder, name))
+
+
+def _one_copy_per_script(app, pagename, templatename, context, doctree):
+    if isinstance(context.get("script_files"), list):
+        _dedupe(context["script_files"])
+
+
+def _trim(app, exc):
+    """Drop what no page requests: the themes' source maps (read only by a browser's developer
+    tools, 3.4 MB) and the theme's translation catalogues (used by Sphinx at build time)."""
+    if exc is not None or app.builder.format != "html":
+        return
+    static = Path(app.outdir) / "_static"
+    for path in list(static.rglob("*.map")):
+        path.unlink()
+    locales = static / "locales"
+    if locales.is_dir() and not any(locales.rglob("*.js")):
+        shutil.rmtree(locales)
 
 
 def setup(app):
@@ -140,5 +171,8 @@ def setup(app):
     app.connect("builder-inited", _assets)
     app.connect("doctree-read", _check_math)
     app.connect("doctree-resolved", _alt_text)
-    app.connect("html-page-context", _one_copy_per_script, priority=900)
+    app.connect("env-updated", _one_copy_per_script_everywhere)
+    app.connect("build-finished", _trim)
+    # html-page-context stops at the first handler that returns a template: run first
+    app.connect("html-page-context", _one_copy_per_script, priority=1)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
