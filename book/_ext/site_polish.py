@@ -63,8 +63,19 @@ def _check_math(app, doctree):
             logger.warning(f"math trap: {problem}", location=node, type="site", subtype="math")
 
 
+def _speakable(tex: str) -> str:
+    """TeX made readable as plain text: commands lose their backslash, groups their braces."""
+    text = re.sub(r"\\(left|right|big|Big|bigl|bigr|mathrm|text|operatorname)\b", "", tex)
+    text = re.sub(r"\\([a-zA-Z]+)", r" \1 ", text.replace("\\|", "|"))
+    text = re.sub(r"\\[,;!: ]", " ", text).replace("{", "").replace("}", "")
+    return " ".join(text.split())
+
+
 def caption_text(paragraph: nodes.paragraph) -> str:
-    text = " ".join(paragraph.astext().split())
+    parts = [_speakable(n.astext()) if isinstance(n, nodes.math) else n.astext()
+             for n in paragraph.findall(lambda n: isinstance(n, (nodes.Text, nodes.math))
+                                        and not isinstance(n.parent, nodes.math))]
+    text = " ".join("".join(parts).split())
     return text[len("Figure:"):].strip() if text.startswith("Figure:") else text
 
 
