@@ -35,7 +35,7 @@ def test_index_and_api_page_exist():
     api = (HTML / "book" / "api.html").read_text(encoding="utf-8")
     for name in ["rnn_step_forward", "rnn_backward", "lstm_step_backward", "lstm_backward",
                  "temporal_softmax_loss", "word_embedding_forward", "rel_error"]:
-        assert f'id="rnnlib.' in api and name in api, f"API page does not document {name}"
+        assert 'id="rnnlib.' in api and name in api, f"API page does not document {name}"
 
 
 def test_no_page_loads_anything_from_the_network():
@@ -64,7 +64,8 @@ def test_every_notebook_that_plots_shows_its_figures():
 def test_mathjax_is_local_and_complete():
     entry = HTML / "_static" / "mathjax" / "tex-chtml.js"
     assert entry.exists(), "local MathJax was not copied into the site"
-    fonts = list((HTML / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+    fonts = list((HTML / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2")
+                 .glob("*.woff"))
     assert len(fonts) > 10, "MathJax fonts are missing from the site"
     notation = (HTML / "book" / "notation.html").read_text(encoding="utf-8")
     assert "_static/mathjax/tex-chtml.js" in notation
@@ -95,3 +96,78 @@ def test_math_renders_in_a_browser_without_network():
     assert rendered >= 20, f"MathJax typeset only {rendered} formulas on the notation page"
     assert "\\(" not in re.sub(r"<script.*?</script>", "", dom, flags=re.S), \
         "raw TeX delimiters remain on the page: MathJax did not run"
+
+
+# ---------------------------------------------------------------------------------------------
+# Site polish (book/_ext/site_polish.py, book/_ext/local_mathjax.py)
+# ---------------------------------------------------------------------------------------------
+
+def _site_polish():
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        return importlib.import_module("site_polish")
+    finally:
+        sys.path.pop(0)
+
+
+@pytest.mark.parametrize("tex", [
+    "\\begin{aligned}\n[a^i, a^f] &= x W\\\\ c &= 1\n\\end{aligned}",
+    "\\begin{gathered}[x]\\end{gathered}",
+    "a &= 1 \\\\\n[b, c] &= 2",
+])
+def test_math_trap_check_flags_brackets_mathjax_would_swallow(tex):
+    assert _site_polish().math_traps(tex), f"not flagged: {tex!r}"
+
+
+@pytest.mark.parametrize("tex", [
+    "\\begin{aligned}\n{[a^i, a^f]} &= x W\\\\ c &= 1\n\\end{aligned}",
+    "a &= 1 \\\\[2pt] b &= 2",
+    "\\left[ a \\right] = b",
+])
+def test_math_trap_check_accepts_the_safe_forms(tex):
+    assert not _site_polish().math_traps(tex), f"flagged: {tex!r}"
+
+
+def test_no_source_has_a_math_trap():
+    """The same check over the sources, so it also holds for pages the build did not reread."""
+    polish = _site_polish()
+    found = []
+    sources = sorted((ROOT / "book").rglob("*.md")) + sorted((ROOT / "notebooks").rglob("*.ipynb"))
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".ipynb":
+            import json
+
+            text = "\n".join("".join(c["source"]) for c in json.loads(text)["cells"]
+                             if c["cell_type"] == "markdown")
+        for block in re.findall(r"\$\$(.+?)\$\$", text, flags=re.S):
+            found += [f"{path.relative_to(ROOT)}: {p}" for p in polish.math_traps(block)]
+    assert not found, "\n".join(found)
+
+
+def test_site_weight_and_scripts():
+    total = sum(f.stat().st_size for f in HTML.rglob("*") if f.is_file())
+    assert total < 20e6, f"the site is {total / 1e6:.1f} MB (goal: under 20 MB)"
+    assert not (HTML / "_static" / "mathjax" / "sre").exists(), "MathJax's speech engine shipped"
+    duplicated = []
+    for page in pages():
+        text = page.read_text(encoding="utf-8")
+        scripts = re.findall(r"<script\b[^>]*>.*?</script>", text, flags=re.S)
+        seen = set()
+        for s in scripts:
+            if s in seen and 'type="text/x-thebe-config"' not in s:
+                duplicated.append(f"{page.relative_to(HTML)}: {s[:80]}")
+            seen.add(s)
+    assert not duplicated, "scripts included twice:\n" + "\n".join(duplicated[:10])
+
+
+def test_student_kit_is_published():
+    kit = ROOT / "_build" / "student_kit"
+    assert (kit / "rnn_course_student-1.0.0-py3-none-any.whl").exists()
+    assert (kit / "rnn-course-notebooks.zip").exists()
+    page = (HTML / "book" / "how_to_use.html").read_text(encoding="utf-8")
+    for name in ("rnn_course_student-1.0.0-py3-none-any.whl", "rnn-course-notebooks.zip"):
+        assert name in page, f"'Running the course' does not link {name}"

@@ -5,11 +5,16 @@ The MathJax files come from a registry package installed at build time
 committed to this repository. At the end of a successful build the files are
 copied to ``_build/html/_static/mathjax`` and every page loads
 ``_static/mathjax/tex-chtml.js`` instead of a CDN address.
+
+Only what ``tex-chtml.js`` can load is copied (:data:`SHIPPED`): the combined file itself, the
+TeX extensions its autoloader fetches on demand (``\\boldsymbol``, ``\\cancel``, ...), the CHTML
+fonts, and the accessibility and menu components. The package's other combined builds
+(SVG, MathML, ``-full``) and the 4 MB speech-rule engine are never requested by a page.
 """
 from __future__ import annotations
 
 import importlib.metadata
-import os
+import shutil
 from pathlib import Path
 
 from sphinx.errors import ExtensionError
@@ -17,6 +22,8 @@ from sphinx.util.fileutil import copy_asset
 
 DISTRIBUTION = "sphinx-mathjax-offline"
 ENTRY = "tex-chtml.js"
+#: Paths inside the MathJax folder that pages can request (files or folders).
+SHIPPED = (ENTRY, "input/tex/extensions", "output/chtml", "a11y", "ui")
 
 
 def mathjax_source_dir() -> Path:
@@ -35,7 +42,17 @@ def mathjax_source_dir() -> Path:
 
 def _copy(app, exc):
     if exc is None and app.builder.format == "html":
-        copy_asset(str(mathjax_source_dir()), os.path.join(app.outdir, "_static", "mathjax"))
+        source = mathjax_source_dir()
+        target = Path(app.outdir) / "_static" / "mathjax"
+        shutil.rmtree(target, ignore_errors=True)  # no files left over from a fuller copy
+        for part in SHIPPED:
+            if not (source / part).exists():
+                raise ExtensionError(f"{DISTRIBUTION}: MathJax has no {part}; expected {SHIPPED}")
+            if (source / part).is_dir():
+                copy_asset(str(source / part), str(target / part))
+            else:
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source / part, target / part)
 
 
 def _use_local(app, config):

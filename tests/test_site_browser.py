@@ -1,0 +1,244 @@
+"""The built site in a real browser: headless Chromium (Playwright), no network but loopback.
+
+``_build/html`` is served on a free loopback port; every request to any other host is aborted
+and recorded. Every page is opened once, at phone width (390 px), in one browser per pytest
+worker (xdist-safe), and checked for: no console error, no request to another host, no raw TeX
+left, every display equation's rows keeping their left-hand side, figures loaded with alt text
+that is not a file path, and no sideways scroll of the page. Phone navigation, search and the
+download links have their own tests.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+PHONE = {"width": 390, "height": 844}
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+pytestmark = [
+    pytest.mark.skipif(not (HTML / "index.html").exists() and os.environ.get("CI") != "true",
+                       reason="the book is not built; run `make book`"),
+    pytest.mark.skipif(_chromium() is None and os.environ.get("CI") != "true",
+                       reason="no Chromium here (.ci/run installs it)"),
+]
+
+def _is_page(path: Path) -> bool:
+    if {"_static", "_sources", "_downloads", "_images"} & set(path.parts):
+        return False
+    if path.name in ("genindex.html", "search.html", "py-modindex.html"):
+        return False
+    # the root index.html is only a redirect to the first page
+    return 'http-equiv="refresh"' not in path.read_text(encoding="utf-8")[:2000].lower()
+
+
+PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html") if _is_page(p))
+PATH_LIKE = re.compile(r"^\S*\.(png|svg|jpe?g|gif|webp)$|_images/|jupyter_execute", re.I)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    handler = functools.partial(_Quiet, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    chromium = _chromium()
+    assert chromium, "Chromium is required in CI"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+            "--disable-default-apps", "--disable-domain-reliability", "--disable-quic"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def tab(browser, server):
+    """One page at phone width; its console errors and foreign requests are collected."""
+    context = browser.new_context(viewport=PHONE)
+    log = {"errors": [], "foreign": []}
+    local = urlparse(server).netloc
+
+    def route(r):
+        url = urlparse(r.request.url)
+        if url.scheme in ("data", "blob") or url.netloc == local:
+            r.continue_()
+        else:
+            log["foreign"].append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: log["errors"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: log["errors"].append(f"page error: {e}"))
+    yield page, log, server
+    context.close()
+
+
+def _open(tab, path):
+    page, log, server = tab
+    log["errors"].clear()
+    log["foreign"].clear()
+    page.goto(server + path, wait_until="load")
+    page.evaluate("""() => (window.MathJax && MathJax.startup && MathJax.startup.promise)
+                            ? MathJax.startup.promise.then(() => true) : true""")
+    return page, log
+
+
+# Rows of every display equation: TeX rows (split at top-level \\) whose left-hand side (text
+# before the first &) is not blank must have a non-empty first cell in the rendered table.
+MATH_ROWS = r"""() => {
+  const out = [];
+  if (!(window.MathJax && MathJax.startup && MathJax.startup.document)) return out;
+  for (const item of MathJax.startup.document.math) {
+    if (!item.display) continue;
+    const tex = item.math;
+    const body = tex.replace(/\\begin\{(aligned|align\*?|split|gathered|eqnarray)\}/, "")
+                    .replace(/\\end\{(aligned|align\*?|split|gathered|eqnarray)\}/, "");
+    if (!body.includes("&") || /\\begin\{(b|p|v|B|V)?matrix|array|cases/.test(body)) continue;
+    const expected = body.split(/\\\\(?:\[[^\]]*\])?/).filter(r => r.includes("&")
+        && r.split("&")[0].replace(/\\(q?quad|,|;|!| )/g, "").trim() !== "").length;
+    const root = item.typesetRoot;
+    // Sphinx wraps multi-line math in split, so the rows may sit in a nested table
+    let rendered = 0;
+    for (const table of (root ? root.querySelectorAll("mjx-assistive-mml mtable") : [])) {
+      let n = 0;
+      for (const row of table.children) {
+        const first = row.querySelector("mtd");
+        if (first && first.textContent.trim() !== "") n += 1;
+      }
+      rendered = Math.max(rendered, n);
+    }
+    if (rendered < expected) {
+      out.push(`${expected - rendered} row(s) lost their left-hand side: ${tex.slice(0, 90)}`);
+    }
+  }
+  return out;
+}"""
+
+RAW_TEX = r"""() => {
+  const main = document.querySelector("main") || document.body;
+  const clone = main.cloneNode(true);
+  clone.querySelectorAll("pre, code, script, style, mjx-container, .highlight, textarea")
+       .forEach(n => n.remove());
+  const text = clone.textContent;
+  const at = text.search(/\\\(|\\\)|\\\[|\\\]|\\begin\{|\$\$/);
+  return at < 0 ? "" : text.slice(Math.max(0, at - 40), at + 60);
+}"""
+
+FIGURES = r"""() => Array.from(document.querySelectorAll("main img")).map(img => ({
+  src: img.getAttribute("src"), alt: img.getAttribute("alt") || "",
+  ok: img.complete && img.naturalWidth > 0}))"""
+
+SIDEWAYS = r"""() => {
+  const page = document.documentElement.scrollWidth - window.innerWidth;
+  if (page <= 1) return null;
+  const culprits = [];
+  for (const el of document.querySelectorAll("main *")) {
+    const r = el.getBoundingClientRect();
+    const allowed = "pre, .highlight, div.math, mjx-container, .output_area, table";
+    if (r.right > window.innerWidth + 1 && !el.closest(allowed)) {
+      const cls = typeof el.className === "string" && el.className ? "." + el.className : "";
+      culprits.push(el.tagName.toLowerCase() + cls.split(" ")[0]);
+      if (culprits.length > 4) break;
+    }
+  }
+  return {overflow: page, culprits};
+}"""
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page(tab, path):
+    page, log = _open(tab, path)
+    problems = []
+    problems += [f"console: {e}" for e in log["errors"]]
+    problems += [f"request to another host: {u}" for u in log["foreign"]]
+    raw = page.evaluate(RAW_TEX)
+    if raw:
+        problems.append(f"raw TeX left on the page: ...{raw}...")
+    problems += page.evaluate(MATH_ROWS)
+    for fig in page.evaluate(FIGURES):
+        if not fig["ok"]:
+            problems.append(f"figure did not load: {fig['src']}")
+        alt = fig["alt"].strip()
+        if not alt or PATH_LIKE.search(alt) or alt == fig["src"]:
+            problems.append(f"figure without real alt text: {fig['src']} alt={alt!r}")
+    sideways = page.evaluate(SIDEWAYS)
+    if sideways:
+        problems.append(f"page scrolls sideways by {sideways['overflow']} px at 390 px: "
+                        f"{sideways['culprits']}")
+    assert not problems, f"{path}:\n" + "\n".join(problems)
+
+
+def test_phone_navigation_opens_the_table_of_contents(tab):
+    page, log = _open(tab, "notebooks/ch02_bptt/01_bptt_equations.html")
+    toggle = page.locator(".primary-toggle:visible").first
+    toggle.click()
+    dialog = page.locator("#pst-primary-sidebar-modal")
+    dialog.wait_for(state="visible", timeout=5000)
+    assert dialog.evaluate("d => d.open"), "the table of contents dialog did not open"
+    links = dialog.locator("nav a.reference.internal")
+    assert links.count() > 20, f"the table of contents shows {links.count()} links"
+    page.keyboard.press("Escape")
+    page.locator(".secondary-toggle:visible").first.click()
+    secondary = page.locator("#pst-secondary-sidebar-modal")
+    secondary.wait_for(state="visible", timeout=5000)
+    assert secondary.locator("a").count() > 2, "'On this page' opened empty"
+    assert not log["errors"], log["errors"]
+
+
+def test_search_for_lstm_returns_results(tab):
+    page, log = _open(tab, "search.html?q=LSTM")
+    page.wait_for_selector("#search-results ul.search li", timeout=30000)
+    hits = page.locator("#search-results ul.search li").count()
+    assert hits >= 5, f"search for LSTM found {hits} pages"
+    assert not log["foreign"], log["foreign"]
+
+
+def test_every_download_link_resolves(tab):
+    page, _, server = tab
+    targets = set()
+    for path in PAGES:
+        text = (HTML / path).read_text(encoding="utf-8")
+        for href in re.findall(r'href="([^"#?]+\.(?:ipynb|whl|zip|md|py|csv))"', text):
+            if not href.startswith(("http:", "https:")):
+                targets.add((Path(path).parent / href).as_posix())
+    assert any(t.endswith(".whl") for t in targets), "no page links the student kit wheel"
+    assert any(t.endswith(".zip") for t in targets), "no page links the notebooks zip"
+    broken = []
+    for target in sorted(targets):
+        resp = page.request.get(server + os.path.normpath(target))
+        if resp.status != 200:
+            broken.append(f"{target}: HTTP {resp.status}")
+    assert not broken, "broken download links:\n" + "\n".join(broken)
