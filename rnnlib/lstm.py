@@ -29,8 +29,10 @@ from .layers import sigmoid
 __all__ = [
     "lstm_step_forward",
     "lstm_step_backward",
+    "lstm_step_backward_peephole",
     "lstm_forward",
     "lstm_backward",
+    "lstm_backward_peephole",
 ]
 
 
