@@ -26,6 +26,7 @@ import base64
 import contextlib
 import hashlib
 import importlib
+import inspect
 import io
 import json
 import pickle
@@ -43,8 +44,39 @@ WHEEL = f"{DIST}-{VERSION}-py3-none-any.whl"
 ZIP = "rnn-course-notebooks.zip"
 #: numpy-only rnnlib modules shipped to students (graded functions are removed from them).
 HELPER_MODULES = ("_checks", "gradcheck", "init", "optim", "data", "tasks", "layers")
-#: autograder modules a student may have; everything else there is the instructor's.
+#: where the student side of the autograder starts; the kit follows its imports from there.
 STUDENT_AUTOGRADER = ("selfcheck",)
+
+
+def student_autograder_files(root: Path) -> list[Path]:
+    """``selfcheck.py`` and every autograder module it imports, directly or not (``check/``,
+    ``spec.py``, ...), found by reading the imports: whatever the self-checks need ships, and
+    nothing else of the instructor's package does."""
+    package = root / "autograder"
+    todo = [package / f"{m}.py" for m in STUDENT_AUTOGRADER]
+    seen: list[Path] = []
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.append(path)
+        here = path.parent
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = here
+                for _ in range(node.level - 1):
+                    base = base.parent
+                parts = (node.module or "").split(".") if node.module else []
+                target = base.joinpath(*parts)
+                names = [target] if parts else [base / a.name for a in node.names]
+                for t in names:
+                    todo += [t.with_suffix(".py"), t / "__init__.py"]
+                    if t.is_dir():
+                        todo += [t / f"{a.name}.py" for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("autograder."):
+                target = root.joinpath(*node.module.split("."))
+                todo += [target.with_suffix(".py"), target / "__init__.py"]
+    return sorted(p for p in seen if p.resolve().is_relative_to(package.resolve()))
 
 
 def graded_functions(root: Path) -> set[str]:
@@ -158,8 +190,7 @@ def record_references(root: Path, graded: set[str]) -> tuple[dict, set[str]]:
             setattr(rnnlib, n, recorder(n, saved[n]))
         for check_name in [n for n in selfcheck.__all__ if n.startswith("check_")]:
             check = getattr(selfcheck, check_name)
-            params = [p for p in check.__code__.co_varnames[:check.__code__.co_argcount]
-                      if p != "where"]
+            params = [p for p in inspect.signature(check).parameters if p != "where"]
             with contextlib.redirect_stdout(io.StringIO()):  # the checks print their OK lines
                 check(*[student_side[p] for p in params])
     finally:
@@ -263,12 +294,10 @@ def build_wheel(root: Path, out: Path) -> Path:
     files["autograder/__init__.py"] = (
         '"""Student side of the course autograder: the visible self-checks only."""\n'
         f'__version__ = "{VERSION}"\n').encode()
-    for mod in STUDENT_AUTOGRADER:
-        files[f"autograder/{mod}.py"] = (root / "autograder" / f"{mod}.py").read_bytes()
-    check_pkg = root / "autograder" / "check"
-    if check_pkg.is_dir():
-        for f in sorted(check_pkg.rglob("*.py")):
-            files[f"autograder/check/{f.relative_to(check_pkg).as_posix()}"] = f.read_bytes()
+    for f in student_autograder_files(root):
+        rel = f.relative_to(root).as_posix()
+        if rel != "autograder/__init__.py":
+            files[rel] = f.read_bytes()
     for path, data in files.items():
         if path.endswith(".py") and defined_names(data.decode()) & graded:
             raise RuntimeError(f"student kit: {path} defines graded functions "
