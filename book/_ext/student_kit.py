@@ -162,8 +162,6 @@ def record_references(root: Path, graded: set[str]) -> tuple[dict, set[str]]:
     sys.path.insert(0, str(root))
     try:
         import rnnlib
-
-        selfcheck = importlib.import_module("autograder.selfcheck")
     finally:
         sys.path.pop(0)
     table, used = {}, set()
@@ -185,9 +183,23 @@ def record_references(root: Path, graded: set[str]) -> tuple[dict, set[str]]:
     names = {n for n in dir(rnnlib) if callable(getattr(rnnlib, n)) and not n.startswith("_")}
     recorded = [n for n in names if n in graded or n.startswith(("rnn_", "lstm_"))]
     saved = {n: getattr(rnnlib, n) for n in recorded}
+    # The self-check modules may bind rnnlib's functions when they are imported (a description
+    # holds its reference function), so they are imported afresh once the recorders are in place.
+    def forget_student_side():
+        for name in [m for m in sys.modules
+                     if m == "autograder.selfcheck" or m.startswith("autograder.check")
+                     or m == "autograder.spec"]:
+            del sys.modules[name]
+
     try:
         for n in recorded:
             setattr(rnnlib, n, recorder(n, saved[n]))
+        forget_student_side()
+        sys.path.insert(0, str(root))
+        try:
+            selfcheck = importlib.import_module("autograder.selfcheck")
+        finally:
+            sys.path.pop(0)
         for check_name in [n for n in selfcheck.__all__ if n.startswith("check_")]:
             check = getattr(selfcheck, check_name)
             params = [p for p in inspect.signature(check).parameters if p != "where"]
@@ -196,6 +208,7 @@ def record_references(root: Path, graded: set[str]) -> tuple[dict, set[str]]:
     finally:
         for n, fn in saved.items():
             setattr(rnnlib, n, fn)
+        forget_student_side()
     return table, used
 
 
