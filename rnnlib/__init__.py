@@ -52,7 +52,7 @@ from .multilayer import (
     stacked_backward,
     stacked_forward,
 )
-from .optim import SGD, Adam, adam, clip_grad_norm, sgd
+from .optim import SGD, Adam, adam, clip_grad_norm, global_norm, sgd
 from .rnn import ACTIVATIONS, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 
 __all__ = [
@@ -103,6 +103,7 @@ __all__ = [
     "SGD",
     "Adam",
     "clip_grad_norm",
+    "global_norm",
     # stacked and bidirectional networks
     "CELLS",
     "layer_forward",
