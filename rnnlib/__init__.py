@@ -6,8 +6,12 @@ Layers are pairs of functions: ``*_forward`` returns ``(out, cache)`` and
 input dtype and raises ``ValueError`` naming the argument when a shape is wrong.
 
 Modules: ``rnn`` (vanilla RNN), ``lstm``, ``gru``, ``layers`` (embedding, temporal affine,
-temporal softmax loss, stable sigmoid and softmax), ``gradcheck``, ``init``, ``optim``
-(SGD, Adam, gradient clipping) and ``multilayer`` (stacked and bidirectional networks).
+temporal softmax loss, stable sigmoid and softmax), ``activations`` (the activation table),
+``cells`` (the registry of cell kinds), ``gradcheck``, ``init``, ``optim`` (SGD, Adam,
+gradient clipping), ``training`` (the one training loop, ``fit``) and ``multilayer``
+(stacked and bidirectional networks). Chapter modules built on them: ``train`` (many-to-one
+models), ``charlm`` (a character language model), ``stability`` (chapter 3), ``data`` and
+``tasks`` (data sets), ``captioning`` (the torch labs).
 """
 
 from .gradcheck import (
@@ -33,6 +37,7 @@ from .layers import (
 from .lstm import (
     lstm_backward,
     lstm_backward_peephole,
+    lstm_cell_backward,
     lstm_forward,
     lstm_step_backward,
     lstm_step_backward_peephole,
@@ -47,7 +52,7 @@ from .multilayer import (
     stacked_backward,
     stacked_forward,
 )
-from .optim import SGD, Adam, adam, clip_grad_norm, sgd
+from .optim import SGD, Adam, adam, clip_grad_norm, global_norm, sgd
 from .rnn import ACTIVATIONS, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 
 __all__ = [
@@ -64,6 +69,7 @@ __all__ = [
     "lstm_backward",
     "lstm_step_backward_peephole",
     "lstm_backward_peephole",
+    "lstm_cell_backward",
     # GRU
     "gru_step_forward",
     "gru_step_backward",
@@ -97,6 +103,7 @@ __all__ = [
     "SGD",
     "Adam",
     "clip_grad_norm",
+    "global_norm",
     # stacked and bidirectional networks
     "CELLS",
     "layer_forward",

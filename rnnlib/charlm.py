@@ -17,6 +17,7 @@ Parameters are one dict with the keys ``W_embed`` (V, D), ``Wx`` (D, H), ``Wh`` 
 
 import numpy as np
 
+from . import training
 from ._checks import check_index_array, check_shape
 from .init import glorot_uniform, orthogonal
 from .layers import (
@@ -27,7 +28,6 @@ from .layers import (
     word_embedding_backward,
     word_embedding_forward,
 )
-from .optim import Adam, clip_grad_norm
 from .rnn import rnn_backward, rnn_forward, rnn_step_forward
 
 __all__ = [
@@ -144,7 +144,8 @@ def sample_windows(ids, batch_size, seq_len, rng):
     """
     ids = np.asarray(ids)
     if ids.ndim != 1 or len(ids) <= seq_len:
-        raise ValueError(f"ids must be 1-D and longer than seq_len={seq_len}, got shape {ids.shape}")
+        raise ValueError(
+            f"ids must be 1-D and longer than seq_len={seq_len}, got shape {ids.shape}")
     starts = rng.integers(0, len(ids) - seq_len, size=batch_size)
     offsets = starts[:, None] + np.arange(seq_len)[None, :]
     return ids[offsets], ids[offsets + 1]
@@ -154,6 +155,8 @@ def fit(params, loss_and_grads, sample_batch, num_steps, learning_rate=1e-2, max
         progress=False, description="training", callback=None):
     """A general training loop: Adam with global gradient-norm clipping, in place.
 
+    This is :func:`rnnlib.training.fit` with the arrays of ``params`` updated in place and
+    an error when the loss stops being finite.
     Each step draws a batch with ``sample_batch()``, calls
     ``loss, grads = loss_and_grads(params, *batch)``, rescales the gradients so that their
     global norm is at most ``max_norm`` (:func:`rnnlib.optim.clip_grad_norm`) and applies
@@ -177,31 +180,21 @@ def fit(params, loss_and_grads, sample_batch, num_steps, learning_rate=1e-2, max
 
     - history: dict of lists with one entry per step: ``loss`` and ``grad_norm`` (the
       global norm before clipping)
-    """
-    optimizer = Adam(params, learning_rate=learning_rate)
-    history = {"loss": [], "grad_norm": []}
-    steps = range(num_steps)
-    if progress:
-        from tqdm.auto import tqdm
 
-        steps = tqdm(steps, desc=description)
-    for step in steps:
-        loss, grads = loss_and_grads(params, *sample_batch())
-        loss = float(loss)
-        if not np.isfinite(loss):
-            raise FloatingPointError(f"the loss became {loss} at step {step}; lower the learning rate")
-        if max_norm is None:
-            norm = float(np.sqrt(sum(np.sum(np.square(g, dtype=np.float64)) for g in grads.values())))
-        else:
-            norm = clip_grad_norm(grads, max_norm)
-        optimizer.step(grads)
-        history["loss"].append(loss)
-        history["grad_norm"].append(norm)
+    Raises ``FloatingPointError`` when the loss is not finite.
+    """
+    def report(step, history):
         if callback is not None:
-            callback(step + 1, history)
-        if progress and step % 50 == 0:
-            steps.set_postfix(loss=f"{loss:.4f}")
-    return history
+            callback(step, history)
+        if (step - 1) % 50 == 0:
+            return {"loss": f"{history['loss'][-1]:.4f}"}
+        return None
+
+    history = training.fit(params, loss_and_grads, sample_batch, num_steps,
+                           learning_rate=learning_rate, max_norm=max_norm, in_place=True,
+                           on_divergence="raise", callback=report, progress=progress,
+                           description=description)
+    return {"loss": history["loss"], "grad_norm": history["grad_norm"]}
 
 
 def train_charlm(ids, params, num_steps, rng, batch_size=32, seq_len=64,

@@ -6,6 +6,8 @@ where it draws random numbers, so results are reproducible.
 
 import numpy as np
 
+from .cells import get_cell
+
 __all__ = [
     "glorot_uniform",
     "glorot_normal",
@@ -13,9 +15,6 @@ __all__ = [
     "scaled_identity",
     "init_rnn_params",
 ]
-
-_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
-
 
 def _check_rng(rng):
     if not isinstance(rng, np.random.Generator):
@@ -135,10 +134,8 @@ def init_rnn_params(D, H, rng, kind="rnn", forget_bias=1.0, dtype=np.float64):
       number of gate blocks; gate blocks follow the order of :mod:`rnnlib.lstm`
       (i, f, g, o) and :mod:`rnnlib.gru` (r, z, n).
     """
-    if kind not in _BLOCKS:
-        raise ValueError(f"kind is {kind!r}; expected one of {tuple(_BLOCKS)}")
+    k = get_cell(kind, "kind").blocks
     _check_rng(rng)
-    k = _BLOCKS[kind]
     Wx = np.concatenate([glorot_uniform(D, H, rng) for _ in range(k)], axis=1)
     Wh = np.concatenate([orthogonal((H, H), rng) for _ in range(k)], axis=1)
     b = np.zeros(k * H)

@@ -30,6 +30,7 @@ __all__ = [
     "lstm_step_forward",
     "lstm_step_backward",
     "lstm_step_backward_peephole",
+    "lstm_cell_backward",
     "lstm_forward",
     "lstm_backward",
     "lstm_backward_peephole",
@@ -96,14 +97,41 @@ def _cell_forward(a, c_prev, peephole, c, tanh_c, h):
     np.multiply(o, tanh_c, out=h)
 
 
-def _cell_backward(dh, dc, gates, c_prev, tanh_c, peephole, da):
-    """Backward pass of one LSTM step from the gradients of its ``h`` and ``c``.
+def lstm_cell_backward(dh, dc, gates, c_prev, tanh_c, peephole=None, out=None):
+    """The gate gradients of one LSTM step, from the gradients of its ``h`` and ``c``.
 
-    ``gates`` (4, N, H) holds the gate values (i, f, g, o) of the forward step; the
-    gradients of their pre-activations are written into ``da`` (4, N, H). ``dc`` is
-    the gradient reaching ``c`` from outside the step. Returns the gradient of ``c_prev``.
+    This is the per-step core that :func:`lstm_step_backward` and :func:`lstm_backward`
+    share, written to be read against the equations of the step. Going backwards through
+    ``h = o * tanh(c)`` and ``c = f * c_prev + i * g``::
+
+        da_o     = dh * tanh(c) * o * (1 - o)
+        dc_total = dc + dh * o * (1 - tanh(c)**2)        (+ da_o * p_o with peepholes)
+        da_i     = dc_total * g * i * (1 - i)
+        da_f     = dc_total * c_prev * f * (1 - f)
+        da_g     = dc_total * i * (1 - g**2)
+        dc_prev  = dc_total * f                           (+ da_i * p_i + da_f * p_f)
+
+    The weight and input gradients follow from ``da`` by the matmuls of the affine map
+    ``a = x Wx + h_prev Wh + b`` (done by the callers, once per step or once per sequence).
+
+    Inputs:
+
+    - dh: (N, H) gradient reaching the step's ``h``.
+    - dc: (N, H) gradient reaching the step's ``c`` from outside the step (from step t + 1).
+    - gates: (4, N, H) the gate values ``(i, f, g, o)`` of the forward step.
+    - c_prev: (N, H) the previous cell state.
+    - tanh_c: (N, H) ``tanh(c)`` of the forward step.
+    - peephole: (3, H) peephole weights ``(p_i, p_f, p_o)`` of the forward step, or None.
+    - out: optional (4, N, H) array the gate gradients are written into (for example a
+      view of a preallocated buffer); a new array when None.
+
+    Returns a tuple of:
+
+    - da: (4, N, H) gradients of the gate pre-activations ``(da_i, da_f, da_g, da_o)``.
+    - dc_prev: (N, H) gradient of ``c_prev``.
     """
     i, f, g, o = gates
+    da = np.empty_like(gates) if out is None else out
     da_i, da_f, da_g, da_o = da
     # h = o * tanh(c)
     np.multiply(dh * tanh_c, o * (1 - o), out=da_o)
@@ -120,11 +148,11 @@ def _cell_backward(dh, dc, gates, c_prev, tanh_c, peephole, da):
     if peephole is not None:
         dc_prev += da_i * peephole[0]
         dc_prev += da_f * peephole[1]
-    return dc_prev
+    return da, dc_prev
 
 
 def _peephole_grad(da, c_prev, c):
-    """Gradient of the (3, H) peephole weights from ``da`` (..., 4H), summed over the leading axes."""
+    """Gradient of the (3, H) peephole weights from ``da`` (..., 4H), summed over leading axes."""
     H = c.shape[-1]
     axes = tuple(range(c.ndim - 1))
     return np.stack([
@@ -242,7 +270,7 @@ def _lstm_step_backward(dh, dc, cache):
     check_shape("dh", dh, ("N", "H"), c.shape, "(N, H) = h.shape of the forward pass")
     check_shape("dc", dc, ("N", "H"), c.shape, "(N, H) = c.shape of the forward pass")
     da = np.empty((x.shape[0], 4 * c.shape[1]), dtype=dtype)
-    dc_prev = _cell_backward(dh, dc, gates, c_prev, tanh_c, peephole, _by_gate(da))
+    _, dc_prev = lstm_cell_backward(dh, dc, gates, c_prev, tanh_c, peephole, out=_by_gate(da))
     grads = (da @ Wx.T, da @ Wh.T, dc_prev, x.T @ da, h_prev.T @ da, da.sum(axis=0))
     if peephole is not None:
         grads += (_peephole_grad(da, c_prev, c),)
@@ -360,8 +388,8 @@ def _lstm_backward(dh, cache):
     dh_next = np.zeros((N, H), dtype=dtype)
     dc_next = np.zeros((N, H), dtype=dtype)
     for t in reversed(range(T)):
-        dc_next = _cell_backward(dh_tm[t] + dh_next, dc_next, gates[:, t], cs[t], tanh_c[t],
-                                 peephole, _by_gate(da[t]))
+        _, dc_next = lstm_cell_backward(dh_tm[t] + dh_next, dc_next, gates[:, t], cs[t],
+                                        tanh_c[t], peephole, out=_by_gate(da[t]))
         dh_next = da[t] @ Wh.T
     da2 = da.reshape(T * N, 4 * H)
     dx = (da2 @ Wx.T).reshape(T, N, D).transpose(1, 0, 2)

@@ -19,9 +19,7 @@ where ``h_bw[:, t]`` has read ``x_T, ..., x_t`` (as ``torch.nn.RNN(bidirectional
 import numpy as np
 
 from ._checks import check_shape
-from .gru import gru_backward, gru_forward
-from .lstm import lstm_backward, lstm_backward_peephole, lstm_forward
-from .rnn import rnn_backward, rnn_forward
+from .cells import CELLS, get_cell
 
 __all__ = [
     "CELLS",
@@ -32,15 +30,6 @@ __all__ = [
     "bidirectional_forward",
     "bidirectional_backward",
 ]
-
-#: The recurrent cells the helpers accept.
-CELLS = ("rnn", "lstm", "gru")
-
-
-def _check_cell(cell):
-    if cell not in CELLS:
-        raise ValueError(f"cell is {cell!r}; expected one of {CELLS}")
-
 
 def _check_params(name, params):
     if not isinstance(params, dict) or not {"Wx", "Wh", "b"} <= set(params):
@@ -72,17 +61,11 @@ def layer_forward(x, h0, params, cell="rnn", activation="tanh"):
     - h: (N, T, H).
     - cache: for :func:`layer_backward`.
     """
-    _check_cell(cell)
+    spec = get_cell(cell)
     _check_params("params", params)
     if h0 is None:
         h0 = _zeros_h0(x, params)
-    args = (x, h0, params["Wx"], params["Wh"], params["b"])
-    if cell == "rnn":
-        h, cache = rnn_forward(*args, activation=activation)
-    elif cell == "lstm":
-        h, cache = lstm_forward(*args, peephole=params.get("peephole"))
-    else:
-        h, cache = gru_forward(*args)
+    h, cache = spec.layer_forward(x, h0, params, activation)
     return h, (cell, cache)
 
 
@@ -96,20 +79,7 @@ def layer_backward(dh, cache):
     - grads: dict with ``Wx``, ``Wh``, ``b`` (and ``peephole`` when it was used).
     """
     cell, inner = cache
-    if cell == "rnn":
-        dx, dh0, dWx, dWh, db = rnn_backward(dh, inner)
-        extra = {}
-    elif cell == "lstm":
-        if inner[3] is None:      # the forward pass's peephole weights
-            dx, dh0, dWx, dWh, db = lstm_backward(dh, inner)
-            extra = {}
-        else:
-            dx, dh0, dWx, dWh, db, dpeephole = lstm_backward_peephole(dh, inner)
-            extra = {"peephole": dpeephole}
-    else:
-        dx, dh0, dWx, dWh, db = gru_backward(dh, inner)
-        extra = {}
-    return dx, dh0, {"Wx": dWx, "Wh": dWh, "b": db, **extra}
+    return get_cell(cell).layer_backward(dh, inner)
 
 
 def stacked_forward(x, h0, layers, cell="rnn", activation="tanh"):
@@ -132,7 +102,7 @@ def stacked_forward(x, h0, layers, cell="rnn", activation="tanh"):
     - cache: for :func:`stacked_backward`; ``cache[1]`` is the list of every
       layer's hidden states.
     """
-    _check_cell(cell)
+    get_cell(cell)
     if not isinstance(layers, (list, tuple)) or len(layers) == 0:
         raise ValueError("layers must be a non-empty list of parameter dicts")
     for k, params in enumerate(layers):
@@ -198,7 +168,7 @@ def bidirectional_forward(x, h0, params_fw, params_bw, cell="rnn", activation="t
     - out: (N, T, H_fw + H_bw), usually (N, T, 2H).
     - cache: for :func:`bidirectional_backward`.
     """
-    _check_cell(cell)
+    get_cell(cell)
     h0_fw, h0_bw = (None, None) if h0 is None else h0
     x = np.asarray(x)
     check_shape("x", x, ("N", "T", "D"))

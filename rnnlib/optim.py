@@ -9,7 +9,7 @@ The rules follow ``torch.optim.SGD`` and ``torch.optim.Adam`` step for step.
 
 import numpy as np
 
-__all__ = ["sgd", "adam", "SGD", "Adam", "clip_grad_norm"]
+__all__ = ["sgd", "adam", "SGD", "Adam", "clip_grad_norm", "global_norm"]
 
 
 def _check_same_shape(w, dw):
@@ -168,9 +168,19 @@ def clip_grad_norm(grads, max_norm, eps=1e-6):
                 f"grads[{k}] is a {type(g).__name__}; expected a float numpy array "
                 "(gradients are rescaled in place)"
             )
-    total = float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in arrays)))
+    total = global_norm(arrays)
     scale = max_norm / (total + eps)
     if scale < 1:
         for g in arrays:
             g *= scale
     return total
+
+
+def global_norm(grads):
+    """Global 2-norm ``sqrt(sum over arrays of sum(g**2))`` of a dict or list of arrays.
+
+    The sum runs in float64 whatever the arrays' dtype. This is the norm
+    :func:`clip_grad_norm` compares with ``max_norm``.
+    """
+    arrays = grads.values() if isinstance(grads, dict) else grads
+    return float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in arrays)))

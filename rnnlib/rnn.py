@@ -11,8 +11,8 @@ Shapes: ``x`` (N, T, D), ``h0`` (N, H), ``Wx`` (D, H), ``Wh`` (H, H), ``b`` (H,)
 
 import numpy as np
 
+from . import activations
 from ._checks import check_recurrent_args, check_shape
-from .layers import sigmoid
 
 __all__ = [
     "ACTIVATIONS",
@@ -22,31 +22,22 @@ __all__ = [
     "rnn_backward",
 ]
 
-#: The activations the vanilla RNN accepts.
+#: The activations the vanilla RNN accepts (a subset of :data:`rnnlib.activations.NAMES`).
 ACTIVATIONS = ("tanh", "sigmoid", "relu")
 
 
 def _activate(a, activation):
     """Apply the activation to the pre-activation ``a`` in place and return it."""
-    if activation == "tanh":
-        return np.tanh(a, out=a)
-    if activation == "sigmoid":
-        return sigmoid(a, out=a)
-    return np.maximum(a, 0, out=a)
+    return activations.apply(activation, a, out=a)
 
 
 def _activation_grad(h, activation):
     """Derivative of the activation, written in terms of its output ``h = phi(a)``."""
-    if activation == "tanh":
-        return 1 - h * h
-    if activation == "sigmoid":
-        return h * (1 - h)
-    return (h > 0).astype(h.dtype)
+    return activations.derivative_from_output(activation, h)
 
 
 def _check_activation(activation):
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation is {activation!r}; expected one of {ACTIVATIONS}")
+    activations.check_activation(activation, ACTIVATIONS)
 
 
 def rnn_step_forward(x, h_prev, Wx, Wh, b, activation="tanh"):

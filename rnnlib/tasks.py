@@ -13,6 +13,8 @@ seed sees the same data on every machine.
 
 import numpy as np
 
+from .data import one_hot as _one_hot
+
 __all__ = [
     "ADDING_BASELINE_MSE",
     "adding_problem",
@@ -141,7 +143,8 @@ def brace_matching(num_samples, T, num_types=2, max_depth=3, min_gap=None, p_fil
     if max_depth < 2:
         raise ValueError(f"max_depth must be at least 2; got {max_depth}")
     if not 0 <= min_gap <= T - 1:
-        raise ValueError(f"min_gap must be between 0 and T - 1 = {T - 1}; got min_gap = {min_gap}, T = {T}")
+        raise ValueError(
+            f"min_gap must be between 0 and T - 1 = {T - 1}; got min_gap = {min_gap}, T = {T}")
     if not 0.0 <= p_filler < 1.0:
         raise ValueError(f"p_filler must be in [0, 1); got {p_filler}")
     rng = _as_rng(rng)
@@ -159,7 +162,6 @@ def brace_matching(num_samples, T, num_types=2, max_depth=3, min_gap=None, p_fil
     for t in range(T):
         before = t < key_position
         at_key = t == key_position
-        after = t > key_position
         remaining = T - t  # steps left, this one included
         above = depth - key_depth  # brackets opened after the key and still open
         # Before the key: a free walk that leaves room for the key and one more level.
@@ -224,8 +226,8 @@ def innermost_open_bracket(tokens, num_types=2):
 
 
 def one_hot(tokens, V, dtype=np.float64):
-    """One-hot encode integer tokens of any shape into shape ``tokens.shape + (V,)``."""
-    tokens = np.asarray(tokens)
-    if tokens.size and (tokens.min() < 0 or tokens.max() >= V):
-        raise ValueError(f"tokens must lie in [0, V) = [0, {V}); got values from {tokens.min()} to {tokens.max()}")
-    return np.eye(V, dtype=dtype)[tokens]
+    """One-hot encode integer tokens of any shape into shape ``tokens.shape + (V,)``.
+
+    The same function as :func:`rnnlib.data.one_hot` (tokens are ids), under this module's name.
+    """
+    return _one_hot(tokens, V, dtype=dtype)

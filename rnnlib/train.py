@@ -16,18 +16,17 @@ rnnlib contract (``Wx`` (D, kH), ``Wh`` (H, kH), ``b`` (kH,), k = 1, 4, 3 for rn
 gru; ``Wy`` (H, M), ``by`` (M,)). ``train`` runs Adam (or SGD) with global gradient-norm clipping,
 and ``hidden_gradient_norms`` records how large ``dL/dh_t`` (and ``dL/dc_t`` for the LSTM)
 is at every step, walking time backwards with the step functions.
-"""
 
-import contextlib
+The cells come from :mod:`rnnlib.cells` and the loop from :mod:`rnnlib.training`
+(``CELLS`` and ``blas_threads`` are re-exported here).
+"""
 
 import numpy as np
 
-from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
+from .cells import CELLS, get_cell
 from .init import init_rnn_params
 from .layers import log_softmax, sigmoid
-from .lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
-from .optim import adam, clip_grad_norm, sgd
-from .rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
+from .training import blas_threads, fit
 
 __all__ = [
     "CELLS",
@@ -43,16 +42,11 @@ __all__ = [
     "blas_threads",
 ]
 
-CELLS = ("rnn", "lstm", "gru")
 TASKS = ("regression", "classification")
-
-_FORWARD = {"rnn": rnn_forward, "lstm": lstm_forward, "gru": gru_forward}
-_BACKWARD = {"rnn": rnn_backward, "lstm": lstm_backward, "gru": gru_backward}
 
 
 def _check_cell(cell):
-    if cell not in CELLS:
-        raise ValueError(f"cell is {cell!r}; expected one of {CELLS}")
+    return get_cell(cell)
 
 
 def _check_task(task):
@@ -91,19 +85,18 @@ def recurrent_forward(cell, x, params):
 
     Returns ``(h, cache)`` with ``h`` of shape (N, T, H).
     """
-    _check_cell(cell)
+    spec = _check_cell(cell)
     x = np.asarray(x, dtype=params["Wx"].dtype)
     if x.ndim != 3:
         raise ValueError(f"x has shape {x.shape}; expected (N, T, D)")
     H = params["Wh"].shape[0]
     h0 = np.zeros((x.shape[0], H), dtype=x.dtype)
-    return _FORWARD[cell](x, h0, params["Wx"], params["Wh"], params["b"])
+    return spec.forward(x, h0, params["Wx"], params["Wh"], params["b"])
 
 
 def recurrent_backward(cell, dh, cache):
     """Backward pass of :func:`recurrent_forward`: returns ``(dx, dh0, dWx, dWh, db)``."""
-    _check_cell(cell)
-    return _BACKWARD[cell](dh, cache)[:5]
+    return _check_cell(cell).backward(dh, cache)
 
 
 def _head_loss(scores, y, task):
@@ -196,7 +189,8 @@ def train(cell, params, sample_batch, task, num_steps, learning_rate=1e-2, max_n
           blas_threads=1):
     """Train ``params`` in place with Adam (or SGD) and global gradient-norm clipping.
 
-    Each step draws a batch ``(x, y) = sample_batch()``, computes the loss and gradients
+    This is :func:`rnnlib.training.fit` with the loss of :func:`many_to_one_loss`. Each
+    step draws a batch ``(x, y) = sample_batch()``, computes the loss and gradients
     with :func:`many_to_one_loss`, rescales the gradients so that their global norm is at
     most ``max_norm`` (``rnnlib.clip_grad_norm``; ``max_norm=None`` turns clipping off)
     and applies ``rnnlib.adam`` (or ``rnnlib.sgd``) to every parameter. A run whose loss
@@ -230,76 +224,21 @@ def train(cell, params, sample_batch, task, num_steps, learning_rate=1e-2, max_n
     """
     _check_cell(cell)
     _check_task(task)
-    if optimizer not in _OPTIMIZERS:
-        raise ValueError(f"optimizer is {optimizer!r}; expected one of {tuple(_OPTIMIZERS)}")
-    update = _OPTIMIZERS[optimizer]
-    configs = {name: {"learning_rate": learning_rate} for name in params}
-    history = {"loss": [], "grad_norm": [], "eval_step": [], "eval": [], "diverged_at": None}
-    steps = range(num_steps)
-    if progress:
-        from tqdm.auto import tqdm
+    evaluations = {"eval_step": [], "eval": []}
 
-        steps = tqdm(steps, desc=description or cell)
-    with _limit_threads(blas_threads), np.errstate(over="ignore", invalid="ignore"):
-        for step in steps:
-            x, y = sample_batch()
-            loss, grads = many_to_one_loss(cell, params, x, y, task)
-            if max_norm is not None:
-                norm = clip_grad_norm(grads, max_norm)
-            else:
-                norm = _global_norm(grads)
-            history["loss"].append(loss)
-            history["grad_norm"].append(float(norm))
-            if not (np.isfinite(loss) and np.isfinite(norm)):
-                history["diverged_at"] = step
-                break
-            for name in params:
-                params[name], configs[name] = update(params[name], grads[name], configs[name])
-            last = step == num_steps - 1
-            if eval_data is not None and ((step + 1) % eval_every == 0 or last):
-                history["eval_step"].append(step + 1)
-                history["eval"].append(evaluate(cell, params, *eval_data, task))
-                if progress:
-                    steps.set_postfix(eval_loss=f"{history['eval'][-1]['loss']:.4f}")
-    if progress:
-        steps.close()
-    return history
+    def evaluate_now(step, history):
+        if eval_data is not None and (step % eval_every == 0 or step == num_steps):
+            evaluations["eval_step"].append(step)
+            evaluations["eval"].append(evaluate(cell, params, *eval_data, task))
+            return {"eval_loss": f"{evaluations['eval'][-1]['loss']:.4f}"}
+        return None
 
-
-_OPTIMIZERS = {"adam": adam, "sgd": sgd}
-
-
-@contextlib.contextmanager
-def blas_threads(limit=1):
-    """Limit numpy's BLAS threads inside a ``with`` block, when threadpoolctl is installed.
-
-    Small recurrent models multiply small matrices, one time step after another: threads
-    do not speed these products up, and on a busy machine threads that wait for each other
-    make them many times slower. ``train`` uses this by default; wrap other loops over
-    many small steps (gradient-flow measurements, hand-written training loops) in it too::
-
-        with blas_threads(1):
-            norms = hidden_gradient_norms(cell, params, x, y, task)
-
-    ``limit=None`` leaves the setting alone. Without threadpoolctl the block runs unchanged.
-    """
-    if limit is None:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=limit, user_api="blas"):
-        yield
-
-
-_limit_threads = blas_threads
-
-
-def _global_norm(grads):
-    return float(np.sqrt(sum(np.sum(np.square(g, dtype=np.float64)) for g in grads.values())))
+    history = fit(params, lambda params, x, y: many_to_one_loss(cell, params, x, y, task),
+                  sample_batch, num_steps, learning_rate=learning_rate, max_norm=max_norm,
+                  optimizer=optimizer, in_place=False, callback=evaluate_now, progress=progress,
+                  description=description or cell, blas_threads=blas_threads)
+    return {"loss": history["loss"], "grad_norm": history["grad_norm"], **evaluations,
+            "diverged_at": history["diverged_at"]}
 
 
 def hidden_gradient_norms(cell, params, x, y, task):
@@ -324,7 +263,7 @@ def hidden_gradient_norms(cell, params, x, y, task):
     - norms: dict with ``"h"``, an array (T,) of mean ``||dL/dh_t||``, and for the LSTM
       ``"c"``, an array (T,) of mean ``||dL/dc_t||``
     """
-    _check_cell(cell)
+    spec = _check_cell(cell)
     _check_task(task)
     x = np.asarray(x, dtype=params["Wx"].dtype)
     N, T, _ = x.shape
@@ -334,13 +273,11 @@ def hidden_gradient_norms(cell, params, x, y, task):
     c = np.zeros_like(h)
     caches, cells, outputs = [], [], []
     for t in range(T):
-        if cell == "rnn":
-            h, cache = rnn_step_forward(x[:, t], h, Wx, Wh, b)
-        elif cell == "gru":
-            h, cache = gru_step_forward(x[:, t], h, Wx, Wh, b)
+        if not spec.has_cell_state:
+            h, cache = spec.step_forward(x[:, t], h, Wx, Wh, b)
         else:
             h_prev = h
-            h, c, cache = lstm_step_forward(x[:, t], h_prev, c, Wx, Wh, b)
+            h, c, cache = spec.step_forward(x[:, t], h_prev, c, Wx, Wh, b)
             # o_t recomputed from the step's inputs, for the path from c_t through h_t
             a_o = x[:, t] @ Wx[:, 3 * H:] + h_prev @ Wh[:, 3 * H:] + b[3 * H:]
             outputs.append(sigmoid(a_o))
@@ -354,16 +291,14 @@ def hidden_gradient_norms(cell, params, x, y, task):
     c_norms = np.zeros(T)
     for t in reversed(range(T)):
         h_norms[t] = np.mean(np.linalg.norm(dh, axis=1))
-        if cell == "rnn":
-            dh = rnn_step_backward(dh, caches[t])[1]
-        elif cell == "gru":
-            dh = gru_step_backward(dh, caches[t])[1]
+        if not spec.has_cell_state:
+            dh = spec.step_backward(dh, caches[t])[1]
         else:
             tanh_c = np.tanh(cells[t])
             dc_total = dc + dh * outputs[t] * (1 - tanh_c ** 2)
             c_norms[t] = np.mean(np.linalg.norm(dc_total, axis=1))
-            _, dh, dc = lstm_step_backward(dh, dc, caches[t])[:3]
+            _, dh, dc = spec.step_backward(dh, dc, caches[t])[:3]
     norms = {"h": h_norms}
-    if cell == "lstm":
+    if spec.has_cell_state:
         norms["c"] = c_norms
     return norms

@@ -15,6 +15,12 @@ import torch
 
 F64 = torch.float64
 
+# The contract's tolerances for rnnlib against this oracle, in float64 (relative error):
+FORWARD_TOL = 1e-9     # forward values
+GRAD_TOL = 1e-7        # gradients
+AGREE_TOL = 1e-12      # a step function run T times vs the sequence function: same operations
+NUMERIC_TOL = 1e-6     # centered finite differences, h = 1e-5
+
 
 def tensor(a, grad=True):
     """float64 leaf tensor from a numpy array."""

@@ -88,3 +88,11 @@ def test_importing_before_torch_sets_passive_waiting():
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert out.stdout.strip() == "ACTIVE", "an explicit setting must be kept"
+
+
+def test_rnnlib_device_re_exports_the_captioning_module():
+    from rnnlib.captioning import device as home
+
+    for name in ("get_device", "get_profile", "seed_everything", "setup", "PROFILES",
+                 "PROFILE_ENV"):
+        assert getattr(D, name) is getattr(home, name), name

@@ -1,16 +1,12 @@
 """GRU (lecture form) against the same equations in torch ops, finite differences and nn.GRU."""
 
 import numpy as np
+import oracle
 import pytest
 import torch
+from oracle import AGREE_TOL, FORWARD_TOL, GRAD_TOL, NUMERIC_TOL
 
-import oracle
 import rnnlib as R
-
-FORWARD_TOL = 1e-9
-GRAD_TOL = 1e-7
-AGREE_TOL = 1e-12
-NUMERIC_TOL = 1e-6
 
 SHAPES = [(1, 1, 1, 1), (2, 3, 4, 5), (3, 6, 2, 1), (1, 4, 3, 3), (4, 1, 5, 2), (2, 5, 1, 4)]
 NAMES = ("dx", "dh_prev", "dWx", "dWh", "db")

@@ -3,15 +3,12 @@
 import warnings
 
 import numpy as np
+import oracle
 import pytest
 import torch
+from oracle import FORWARD_TOL, GRAD_TOL, NUMERIC_TOL
 
-import oracle
 import rnnlib as R
-
-FORWARD_TOL = 1e-9
-GRAD_TOL = 1e-7
-NUMERIC_TOL = 1e-6
 
 SHAPES = [(1, 1, 1, 1), (2, 3, 4, 5), (3, 6, 2, 7), (4, 1, 5, 2)]   # (N, T, D, V or M)
 

@@ -1,13 +1,12 @@
 """Stacked and bidirectional networks against torch (nn.RNN/nn.LSTM where they match, ops otherwise)."""
 
 import numpy as np
-import pytest
-
 import oracle
+import pytest
+from oracle import FORWARD_TOL, GRAD_TOL
+
 import rnnlib as R
 
-FORWARD_TOL = 1e-9
-GRAD_TOL = 1e-7
 BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
 
 

@@ -507,3 +507,17 @@ def test_training_loop_flags_divergence_and_clipping_caps_the_step():
         runs[max_norm] = p["Wh"]
     assert np.array_equal(runs[None], runs[1e9]), "a threshold above the norm must not change anything"
     assert not np.allclose(runs[None], runs[1e-3]), "clipping to 1e-3 had no effect"
+
+
+def test_package_re_exports_every_public_name_of_its_modules():
+    import importlib
+
+    names = set()
+    for module in ("spectra", "dynamics", "jacobians", "remedies", "esn", "mlp"):
+        public = importlib.import_module(f"rnnlib.stability.{module}").__all__
+        names |= set(public)
+        for name in public:
+            assert getattr(sb, name) is getattr(importlib.import_module(f"rnnlib.stability.{module}"),
+                                                name)
+    assert names | {"ACTIVATIONS", "DERIVATIVE_BOUND", "activation_function",
+                    "activation_derivative", "derivative_from_output"} == set(sb.__all__)

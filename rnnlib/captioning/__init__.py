@@ -3,9 +3,12 @@
 Modules: ``data`` (scenes, rendering, grammar, splits), ``vocab``, ``models`` (CNN encoder and
 the "inject", "first_input" and attention decoders), ``decoding`` (greedy, beam search),
 ``metrics`` (BLEU, exact match), ``training`` (teacher forcing, checkpoints, evaluation),
-``profiles`` (the labs' smoke and full settings) and ``plotting``.
+``profiles`` (the labs' smoke and full settings), ``plotting`` and ``device`` (device, run
+profile and seeds; imported first, so that importing it before torch sets torch's OpenMP
+threads to wait passively).
 """
 
+from . import device  # noqa: F401, I001  (first: it must run before any module imports torch)
 from .data import (
     CaptionDataset,
     Scene,
