@@ -2,6 +2,7 @@
 
     python -m autograder generate ASSIGNMENT
     python -m autograder grade ASSIGNMENT SUBMISSIONS [--jobs N] [--timeout S]
+        [--executor threads|dask --dask-local N | --dask-scheduler ADDRESS]
     python -m autograder feedback ASSIGNMENT
     python -m autograder export ASSIGNMENT --csv FILE
 
@@ -10,11 +11,13 @@ ignores), so several courses or terms can keep separate gradebooks.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 
 from . import commands
-from .assignments import ASSIGNMENTS
+from .assignments import ASSIGNMENTS, module_of
+from .executors import dask_executor
 from .sandbox import DEFAULT_LIMITS, grade_limits
 from .workdir import Workdir, default_workdir
 
@@ -50,6 +53,12 @@ def build_parser():
                    help="auto: bubblewrap when it works, else limits only (NOT isolated)")
     p.add_argument("--force", action="store_true",
                    help="re-grade submissions that were graded before and did not change")
+    p.add_argument("--executor", choices=["threads", "dask"], default="threads",
+                   help="threads (default): this machine; dask: a Dask cluster")
+    p.add_argument("--dask-local", type=int, default=None, metavar="N",
+                   help="with --executor dask: a local cluster of N worker processes")
+    p.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
+                   help="with --executor dask: an existing scheduler (tls://host:port)")
     p.add_argument("--source", default=None, help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -65,6 +74,17 @@ def build_parser():
     return parser
 
 
+def _executor(args):
+    """None (the thread pool) or a Dask executor, as the flags ask."""
+    dask_flags = args.dask_local is not None or args.dask_scheduler is not None
+    if args.executor == "threads":
+        if dask_flags:
+            raise ValueError("--dask-local and --dask-scheduler need --executor dask")
+        return contextlib.nullcontext(None)
+    return dask_executor(("autograder.grading", module_of(args.assignment)),
+                         local_workers=args.dask_local, scheduler=args.dask_scheduler)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     workdir = Workdir(args.workdir or default_workdir())
@@ -72,10 +92,12 @@ def main(argv=None):
         if args.command == "generate":
             commands.generate(workdir, args.assignment, source_root=args.source)
         elif args.command == "grade":
-            commands.grade(workdir, args.assignment, args.submissions, jobs=args.jobs,
-                           sandbox=args.sandbox,
-                           limits=grade_limits(args.timeout, args.memory_mb), force=args.force,
-                           progress=not args.quiet, source_root=args.source)
+            with _executor(args) as executor:
+                commands.grade(workdir, args.assignment, args.submissions, jobs=args.jobs,
+                               sandbox=args.sandbox,
+                               limits=grade_limits(args.timeout, args.memory_mb),
+                               force=args.force, progress=not args.quiet,
+                               source_root=args.source, executor=executor)
         elif args.command == "feedback":
             commands.feedback(workdir, args.assignment, progress=not args.quiet)
         elif args.command == "export":

@@ -1,0 +1,134 @@
+"""Grading on Dask (autograder/executors.py) against the thread pool, on one machine.
+
+A LocalCluster of 2 worker processes (loopback only) grades a few end-to-end cases with the
+same totals as threads; a worker killed mid-batch loses and duplicates nothing; a submission
+that kills its worker every time ends with status ``worker killed``; a re-run grades nothing;
+a worker whose sandbox or grader differs from the client's is refused. All of it is slow
+(a cluster start costs seconds), hence the ``slow`` mark.
+"""
+
+import io
+import os
+import shutil
+import signal
+from dataclasses import replace
+
+import pytest
+from autograder_cases import hostile
+
+from autograder import commands
+from autograder.executors import KILLED_STATUS, check_worker, dask_executor, task_key, versions
+from autograder.workdir import Workdir
+
+pytestmark = pytest.mark.slow
+LIMITS = {"timeout_seconds": 8.0, "cpu_seconds": 9, "memory_mb": 768}
+MODULES = ("autograder.grading", "autograder.assignments.rnn_bptt")
+NAMES = ("correct", "instructor", "released", "wrong-shape", "partial", "exception",
+         "unreadable", "no-notebook")
+CASES = [c for c in hostile.RNN_CASES if c.student in NAMES]
+# Kills the grading process that started it (the Dask worker), found among its ancestors.
+POISON_STEP = '''
+import os, signal
+
+def rnn_step_forward(x, h_prev, Wx, Wh, b):
+    pid = os.getppid()
+    while pid > 1:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if b"multiprocessing" in f.read():
+                os.kill(pid, signal.SIGKILL)
+        with open(f"/proc/{pid}/status") as f:
+            pid = int(next(l for l in f if l.startswith("PPid:")).split()[1])
+    raise RuntimeError("no worker found")
+'''
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    base = tmp_path_factory.mktemp("dask")
+    workdir = Workdir(base / "grading")
+    commands.generate(workdir, "rnn_bptt", quiet=True)
+    folder = base / "submissions"
+    hostile.write_cases(folder, "rnn_bptt", CASES,
+                        workdir.release("rnn_bptt") / "rnn_bptt.ipynb",
+                        workdir.source("rnn_bptt") / "rnn_bptt.ipynb")
+    return base, workdir, folder
+
+
+def run(workdir, folder, executor=None, **kwargs):
+    return commands.grade(workdir, "rnn_bptt", folder, jobs=2, limits=LIMITS, progress=False,
+                          out=io.StringIO(), executor=executor, sandbox="none", **kwargs)
+
+
+def totals(summary):
+    return {r.student: (r.status, r.total) for r in summary.records}
+
+
+def test_task_key_is_deterministic(setup):
+    base, workdir, _ = setup
+    ctx = commands.load_context(workdir, "rnn_bptt", mode="none")
+    assert task_key(ctx, "a", b"x") == task_key(ctx, "a", b"x")
+    assert len({task_key(ctx, "a", b"x"), task_key(ctx, "b", b"x"), task_key(ctx, "a", b"y"),
+                task_key(replace(ctx, fingerprint="0" * 16), "a", b"x")}) == 4
+
+
+def test_worker_check_refuses_a_mismatch(setup):
+    _, workdir, _ = setup
+    ctx = commands.load_context(workdir, "rnn_bptt", mode="none")
+    assert check_worker("none", MODULES, ctx.fingerprint, versions()) == ""
+    assert "fingerprint" in check_worker("none", MODULES, "0" * 16, versions())
+    assert "numpy" in check_worker("none", MODULES, ctx.fingerprint,
+                                   dict(versions(), numpy="0.0"))
+    assert "sandbox" in check_worker("nonsense", MODULES, ctx.fingerprint, versions())
+
+
+def test_dask_matches_threads_then_rerun_and_kill(setup, tmp_path):
+    base, workdir, folder = setup
+    threads_dir = Workdir(tmp_path / "threads")
+
+
+    shutil.copytree(workdir.root, threads_dir.root)
+    reference = totals(run(threads_dir, folder))
+    assert len(reference) == len(CASES)
+
+    with dask_executor(MODULES, local_workers=2) as executor:
+        # a worker that cannot grade like the client is refused before anything is sent
+        ctx = commands.load_context(workdir, "rnn_bptt", mode="none")
+        with pytest.raises(RuntimeError, match="refuse to grade"):
+            executor.check_workers(replace(ctx, fingerprint="0" * 16))
+        executor.workers_checked = False
+
+        killed = []
+
+        def kill_one(record):
+            # SIGKILL a worker process that is grading something, after the first record
+            busy = [w for w, keys in executor.client.processing().items() if keys]
+            if not killed and busy:
+                pid = executor.client.run(os.getpid, workers=busy[:1])[busy[0]]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(busy[0])
+
+        first = run(workdir, folder, executor=executor, on_record=kill_one)
+        assert killed
+        assert totals(first) == reference
+        assert sorted(workdir.read_records("rnn_bptt")) == sorted(reference)
+        again = run(workdir, folder, executor=executor)
+        assert again.graded == 0 and totals(again) == reference
+
+
+def test_poison_submission_ends_with_its_status(setup, tmp_path):
+    _, workdir, _ = setup
+    folder = tmp_path / "poison"
+    poison = hostile.Case("poison", "kills its worker", replace={"rnn_step_forward":
+                                                                  POISON_STEP})
+    hostile.write_cases(folder, "rnn_bptt", [poison, CASES[0]],
+                        workdir.release("rnn_bptt") / "rnn_bptt.ipynb",
+                        workdir.source("rnn_bptt") / "rnn_bptt.ipynb")
+    target = Workdir(tmp_path / "grading")
+
+
+    shutil.copytree(workdir.root, target.root)
+    with dask_executor(MODULES, local_workers=2, allowed_failures=1) as executor:
+        summary = run(target, folder, executor=executor)
+    got = totals(summary)
+    assert got["poison"] == (KILLED_STATUS, 0)
+    assert got["correct"][1] == summary.records[0].max
