@@ -31,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
-from .grading import _empty_parts, grader_fingerprint, record_key
+from .grading import _empty_parts, grade_submission, grader_fingerprint, record_key
 from .record import Record
 from .sandbox import resolve_mode
 from .submissions import Submission
@@ -89,8 +89,6 @@ def _check_worker(mode, fingerprint_modules, fingerprint, expected_versions):
 
 def grade_bytes(ctx, student, data, check):
     """The task run on a worker: grade one notebook sent as bytes."""
-    from .grading import grade_submission
-
     refused = check_worker(*check)
     if refused:
         raise RuntimeError(f"worker refuses to grade: {refused}")
@@ -123,6 +121,7 @@ class DaskExecutor:
         self.client = client
         self.fingerprint_modules = tuple(fingerprint_modules)
         self.workers_checked = False
+        self.task = grade_bytes  # what a worker runs: task(ctx, student, data, check)
 
     def check_workers(self, ctx):
         """Every connected worker must pass ``check_worker``; else refuse the whole batch."""
@@ -140,8 +139,6 @@ class DaskExecutor:
     def submit(self, fn, ctx, submission):
         from distributed import KilledWorker
 
-        from .grading import grade_submission
-
         if fn is not grade_submission:
             raise ValueError("DaskExecutor grades submissions only (grade_submission)")
         if not self.workers_checked:
@@ -152,7 +149,7 @@ class DaskExecutor:
             return result
         data = Path(submission.notebook).read_bytes()
         check = (ctx.mode, self.fingerprint_modules, ctx.fingerprint, versions())
-        remote = self.client.submit(grade_bytes, ctx, submission.student, data, check,
+        remote = self.client.submit(self.task, ctx, submission.student, data, check,
                                     key=task_key(ctx, submission.student, data), pure=False)
 
         def done(future):
