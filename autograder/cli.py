@@ -3,6 +3,7 @@
     python -m autograder generate ASSIGNMENT
     python -m autograder grade ASSIGNMENT SUBMISSIONS [--jobs N] [--timeout S]
         [--executor threads|dask --dask-local N | --dask-scheduler ADDRESS]
+        [--shard i/S --records-only]   (then a plain `grade` collects the records)
     python -m autograder feedback ASSIGNMENT
     python -m autograder export ASSIGNMENT --csv FILE
 
@@ -59,6 +60,10 @@ def build_parser():
                    help="with --executor dask: a local cluster of N worker processes")
     p.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
                    help="with --executor dask: an existing scheduler (tls://host:port)")
+    p.add_argument("--shard", default=None, metavar="i/S",
+                   help="grade only shard i of S (with --records-only; a Slurm job array)")
+    p.add_argument("--records-only", action="store_true",
+                   help="write records only; a later `grade` without --shard collects them")
     p.add_argument("--source", default=None, help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -91,6 +96,14 @@ def main(argv=None):
     try:
         if args.command == "generate":
             commands.generate(workdir, args.assignment, source_root=args.source)
+        elif args.command == "grade" and (args.shard or args.records_only):
+            if not (args.shard and args.records_only) or args.executor != "threads":
+                raise ValueError("--shard i/S and --records-only go together, with the "
+                                 "default --executor threads")
+            commands.grade_shard(workdir, args.assignment, args.submissions, args.shard,
+                                 jobs=args.jobs, sandbox=args.sandbox,
+                                 limits=grade_limits(args.timeout, args.memory_mb),
+                                 force=args.force)
         elif args.command == "grade":
             with _executor(args) as executor:
                 commands.grade(workdir, args.assignment, args.submissions, jobs=args.jobs,

@@ -68,7 +68,7 @@ def totals(summary):
 
 
 def test_task_key_is_deterministic(setup):
-    base, workdir, _ = setup
+    _, workdir, _ = setup
     ctx = commands.load_context(workdir, "rnn_bptt", mode="none")
     assert task_key(ctx, "a", b"x") == task_key(ctx, "a", b"x")
     assert len({task_key(ctx, "a", b"x"), task_key(ctx, "b", b"x"), task_key(ctx, "a", b"y"),
@@ -86,11 +86,10 @@ def test_worker_check_refuses_a_mismatch(setup):
 
 
 def test_dask_matches_threads_then_rerun_and_kill(setup, tmp_path):
-    base, workdir, folder = setup
-    threads_dir = Workdir(tmp_path / "threads")
-
-
-    shutil.copytree(workdir.root, threads_dir.root)
+    _, generated, folder = setup
+    threads_dir, workdir = Workdir(tmp_path / "threads"), Workdir(tmp_path / "dask")
+    shutil.copytree(generated.root, threads_dir.root)
+    shutil.copytree(generated.root, workdir.root)
     reference = totals(run(threads_dir, folder))
     assert len(reference) == len(CASES)
 
@@ -137,3 +136,27 @@ def test_poison_submission_ends_with_its_status(setup, tmp_path):
     got = totals(summary)
     assert got["poison"] == (KILLED_STATUS, 0)
     assert got["correct"][1] == summary.records[0].max
+
+
+def test_shards_then_collect_match_threads(setup, tmp_path):
+    _, workdir, folder = setup
+    reference_dir, target = Workdir(tmp_path / "threads"), Workdir(tmp_path / "shards")
+    shutil.copytree(workdir.root, reference_dir.root)
+    shutil.copytree(workdir.root, target.root)
+    reference = totals(run(reference_dir, folder))
+    sizes = []
+    for shard in ("1/2", "2/2"):
+        part = commands.grade_shard(target, "rnn_bptt", folder, shard, jobs=2, sandbox="none",
+                                    limits=LIMITS, out=None)
+        sizes.append(part.graded)
+    assert sum(sizes) == len(reference) and min(sizes) > 0
+    collected = run(target, folder)
+    assert collected.graded == 0 and totals(collected) == reference
+    assert (target.autograded("correct", "rnn_bptt") / "rnn_bptt.ipynb").is_file()
+    exported = commands.export(target, "rnn_bptt", tmp_path / "grades.csv", out=None)
+    rows = exported.read_text().splitlines()
+    assert len(rows) == len(reference) + 1
+    with pytest.raises(ValueError, match="i/S"):
+        commands.parse_shard("3")
+    with pytest.raises(ValueError, match="between 1 and S"):
+        commands.parse_shard("3/2")
