@@ -121,7 +121,8 @@ def grade(workdir, assignment, submissions, jobs=2, sandbox="auto", limits=None,
         for warning in summary.warnings:
             print(f"note: {warning}", file=out)
         print(summary_table(summary, ctx), file=out)
-        print(f"graded in {summary.seconds:.1f} s with {jobs} worker(s); records in "
+        where = f"{jobs} worker(s)" if executor is None else type(executor).__name__
+        print(f"graded in {summary.seconds:.1f} s with {where}; records in "
               f"{workdir.results(assignment)}; gradebook {workdir.db_path}", file=out)
     return summary
 

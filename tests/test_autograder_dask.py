@@ -18,7 +18,7 @@ import cloudpickle
 import pytest
 from autograder_cases import hostile
 
-from autograder import commands
+from autograder import cli, commands
 from autograder.executors import (
     KILLED_STATUS,
     check_worker,
@@ -75,6 +75,15 @@ def test_task_key_is_deterministic(setup):
                 task_key(replace(ctx, fingerprint="0" * 16), "a", b"x")}) == 4
 
 
+def test_cli_refuses_inconsistent_flags(capsys):
+    assert cli.main(["grade", "rnn_bptt", "x", "--dask-local", "2"]) == 1
+    assert "need --executor dask" in capsys.readouterr().err
+    assert cli.main(["grade", "rnn_bptt", "x", "--executor", "dask"]) == 1
+    assert "exactly one of" in capsys.readouterr().err
+    assert cli.main(["grade", "rnn_bptt", "x", "--shard", "1/2"]) == 1
+    assert "go together" in capsys.readouterr().err
+
+
 def test_worker_check_refuses_a_mismatch(setup):
     _, workdir, _ = setup
     ctx = commands.load_context(workdir, "rnn_bptt", mode="none")
@@ -112,6 +121,7 @@ def test_dask_matches_threads_then_rerun_and_kill(setup, tmp_path):
 
         first = run(workdir, folder, executor=executor, on_record=kill_one)
         assert killed
+        assert sorted(r.student for r in first.records) == sorted(reference)  # each once
         assert totals(first) == reference
         assert sorted(workdir.read_records("rnn_bptt")) == sorted(reference)
         again = run(workdir, folder, executor=executor)
