@@ -27,6 +27,7 @@ from autograder.executors import (
     task_key,
     versions,
 )
+from autograder.sandbox import bwrap_works
 from autograder.workdir import Workdir
 
 pytestmark = pytest.mark.slow
@@ -107,6 +108,9 @@ def test_dask_matches_threads_then_rerun_and_kill(setup, tmp_path):
         ctx = commands.load_context(workdir, "rnn_bptt", mode="none")
         with pytest.raises(RuntimeError, match="refuse to grade"):
             executor.check_workers(replace(ctx, fingerprint="0" * 16))
+        if not bwrap_works():  # here no worker has a working sandbox: bwrap is refused
+            with pytest.raises(RuntimeError, match="refuse to grade: .*sandbox"):
+                executor.check_workers(replace(ctx, mode="bwrap"))
         executor.workers_checked = False
 
         killed = []
