@@ -2,6 +2,8 @@
 
     python -m autograder generate ASSIGNMENT
     python -m autograder grade ASSIGNMENT SUBMISSIONS [--jobs N] [--timeout S]
+        [--executor threads|dask --dask-local N | --dask-scheduler ADDRESS]
+        [--shard i/S --records-only]   (then a plain `grade` collects the records)
     python -m autograder feedback ASSIGNMENT
     python -m autograder export ASSIGNMENT --csv FILE
 
@@ -10,11 +12,13 @@ ignores), so several courses or terms can keep separate gradebooks.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 
 from . import commands
-from .assignments import ASSIGNMENTS
+from .assignments import ASSIGNMENTS, module_of
+from .executors import dask_executor
 from .sandbox import DEFAULT_LIMITS, grade_limits
 from .workdir import Workdir, default_workdir
 
@@ -50,6 +54,16 @@ def build_parser():
                    help="auto: bubblewrap when it works, else limits only (NOT isolated)")
     p.add_argument("--force", action="store_true",
                    help="re-grade submissions that were graded before and did not change")
+    p.add_argument("--executor", choices=["threads", "dask"], default="threads",
+                   help="threads (default): this machine; dask: a Dask cluster")
+    p.add_argument("--dask-local", type=int, default=None, metavar="N",
+                   help="with --executor dask: a local cluster of N worker processes")
+    p.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
+                   help="with --executor dask: an existing scheduler (tls://host:port)")
+    p.add_argument("--shard", default=None, metavar="i/S",
+                   help="grade only shard i of S (with --records-only; a Slurm job array)")
+    p.add_argument("--records-only", action="store_true",
+                   help="write records only; a later `grade` without --shard collects them")
     p.add_argument("--source", default=None, help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -65,17 +79,38 @@ def build_parser():
     return parser
 
 
+def _executor(args):
+    """None (the thread pool) or a Dask executor, as the flags ask."""
+    dask_flags = args.dask_local is not None or args.dask_scheduler is not None
+    if args.executor == "threads":
+        if dask_flags:
+            raise ValueError("--dask-local and --dask-scheduler need --executor dask")
+        return contextlib.nullcontext(None)
+    return dask_executor(("autograder.grading", module_of(args.assignment)),
+                         local_workers=args.dask_local, scheduler=args.dask_scheduler)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     workdir = Workdir(args.workdir or default_workdir())
     try:
         if args.command == "generate":
             commands.generate(workdir, args.assignment, source_root=args.source)
+        elif args.command == "grade" and (args.shard or args.records_only):
+            if not (args.shard and args.records_only) or args.executor != "threads":
+                raise ValueError("--shard i/S and --records-only go together, with the "
+                                 "default --executor threads")
+            commands.grade_shard(workdir, args.assignment, args.submissions, args.shard,
+                                 jobs=args.jobs, sandbox=args.sandbox,
+                                 limits=grade_limits(args.timeout, args.memory_mb),
+                                 force=args.force)
         elif args.command == "grade":
-            commands.grade(workdir, args.assignment, args.submissions, jobs=args.jobs,
-                           sandbox=args.sandbox,
-                           limits=grade_limits(args.timeout, args.memory_mb), force=args.force,
-                           progress=not args.quiet, source_root=args.source)
+            with _executor(args) as executor:
+                commands.grade(workdir, args.assignment, args.submissions, jobs=args.jobs,
+                               sandbox=args.sandbox,
+                               limits=grade_limits(args.timeout, args.memory_mb),
+                               force=args.force, progress=not args.quiet,
+                               source_root=args.source, executor=executor)
         elif args.command == "feedback":
             commands.feedback(workdir, args.assignment, progress=not args.quiet)
         elif args.command == "export":

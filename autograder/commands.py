@@ -9,6 +9,7 @@ is killed midway resumes with what was recorded.
 """
 
 import csv
+import hashlib
 import shutil
 import sys
 import tempfile
@@ -120,8 +121,75 @@ def grade(workdir, assignment, submissions, jobs=2, sandbox="auto", limits=None,
         for warning in summary.warnings:
             print(f"note: {warning}", file=out)
         print(summary_table(summary, ctx), file=out)
-        print(f"graded in {summary.seconds:.1f} s with {jobs} worker(s); records in "
+        where = f"{jobs} worker(s)" if executor is None else type(executor).__name__
+        print(f"graded in {summary.seconds:.1f} s with {where}; records in "
               f"{workdir.results(assignment)}; gradebook {workdir.db_path}", file=out)
+    return summary
+
+
+def parse_shard(text):
+    """'i/S' -> (i, S) with 1 <= i <= S."""
+    try:
+        index, count = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must look like i/S (for example 3/10), not {text!r}") \
+            from None
+    if not 1 <= index <= count:
+        raise ValueError(f"--shard {text}: i must be between 1 and S")
+    return index, count
+
+
+def in_shard(student, shard):
+    """Whether ``student`` belongs to shard (i, S): a stable hash of the id, so every job of
+    an array agrees without talking to the others."""
+    index, count = shard
+    return int(hashlib.sha256(student.encode()).hexdigest(), 16) % count == index - 1
+
+
+def grade_shard(workdir, assignment, submissions, shard, jobs=2, sandbox="auto", limits=None,
+                force=False, out=sys.stdout):
+    """``grade --shard i/S --records-only``: grade this shard's students and write their
+    records only (no gradebook, no notebooks, no lock), so that the S jobs of a Slurm array
+    can share a work folder; a later plain ``grade`` collects the records. The assignment
+    must have been generated in the work folder first. Returns a BatchSummary."""
+    workdir = _workdir(workdir)
+    shard = parse_shard(shard) if isinstance(shard, str) else tuple(shard)
+    if not workdir.source(assignment).is_dir():
+        raise RuntimeError(f"{assignment} is not generated in {workdir.root}; run "
+                           f"`python -m autograder generate {assignment}` once before the "
+                           "shards")
+    ctx = load_context(workdir, assignment, mode=sandbox, limits=limits)
+    started = time.monotonic()
+    summary = BatchSummary(mode=ctx.mode)
+    if ctx.mode != "bwrap":
+        hide_own_memory()
+    with tempfile.TemporaryDirectory(prefix=f"autograder-shard-{shard[0]}-of-{shard[1]}-") \
+            as tmp:
+        ctx.tmp_root = tmp
+        found, warnings = collect(submissions, ctx.source.notebook_name, Path(tmp) / "unzipped")
+        summary.warnings.extend(warnings)
+        existing = workdir.read_records(assignment)
+        todo = []
+        for submission in found:
+            if not in_shard(submission.student, shard):
+                continue
+            old = existing.get(submission.student)
+            if not force and old is not None and old.key == expected_key(ctx, submission) \
+                    and old.status != "grader error":
+                summary.reused += 1
+                summary.records.append(old)
+            else:
+                todo.append(submission)
+        for record in run_batch(ctx, todo, jobs=jobs):
+            atomic_write(workdir.record_path(assignment, record.student), record.to_json())
+            summary.records.append(record)
+            summary.graded += 1
+    summary.records.sort(key=lambda r: r.student)
+    summary.seconds = time.monotonic() - started
+    if out is not None:
+        print(f"shard {shard[0]}/{shard[1]}: graded {summary.graded}, kept {summary.reused}, "
+              f"records in {workdir.results(assignment)}; run `grade` without --shard to "
+              "collect them into the gradebook", file=out)
     return summary
 
 
@@ -152,10 +220,17 @@ def _grade_batch(workdir, ctx, submissions_path, jobs, force, progress, on_recor
                 todo.append(submission)
         summary.reused = len(keep)
         by_student = {s.student: s for s in todo}
+        by_submission = {s.student: s for s in submissions}
         bar = _progress(len(submissions), progress, initial=len(keep))
         with gradebook_module.open_gradebook(workdir) as gb:
             for record in keep:  # a killed run may have recorded without syncing
-                gradebook_module.sync_record(gb, record, ctx.source)
+                notebook = workdir.autograded(record.student, ctx.assignment) \
+                    / f"{ctx.source.notebook_name}.ipynb"
+                submission = by_submission[record.student]
+                if submission.notebook is not None and not notebook.is_file():
+                    _write(workdir, ctx, submission, record, gb)  # from a --records-only shard
+                else:
+                    gradebook_module.sync_record(gb, record, ctx.source)
                 summary.records.append(record)
             for record in run_batch(ctx, todo, executor=executor, jobs=jobs):
                 _write(workdir, ctx, by_student[record.student], record, gb)
