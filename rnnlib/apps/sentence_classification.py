@@ -43,7 +43,7 @@ PAD, UNK = "<pad>", "<unk>"
 
 _PROFILES = {
     "smoke": dict(n_train=4000, n_val=500, n_test=1000, cell="gru", embed_dim=32, hidden_dim=64,
-                  epochs=12, batch_size=64, lr=5e-3),
+                  epochs=5, batch_size=64, lr=5e-3),
     "full": dict(n_train=20000, n_val=2000, n_test=4000, cell="lstm", embed_dim=64, hidden_dim=128,
                  epochs=20, batch_size=64, lr=3e-3),
 }

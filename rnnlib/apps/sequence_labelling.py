@@ -68,7 +68,7 @@ POS_TAGS = ("ADJ", "ADP", "AUX", "CCONJ", "DET", "NOUN", "PART", "PRON", "PROPN"
 NER_TAGS = ("O", "B-PER", "I-PER", "B-LOC")
 
 _PROFILES = {
-    "smoke": dict(n_train=3000, n_val=300, n_test=1000, embed_dim=32, hidden_dim=48, epochs=6,
+    "smoke": dict(n_train=3000, n_val=300, n_test=1000, embed_dim=32, hidden_dim=48, epochs=5,
                   batch_size=32, lr=5e-3, word_dropout=0.1),
     "full": dict(n_train=20000, n_val=1000, n_test=4000, embed_dim=64, hidden_dim=128, epochs=15,
                  batch_size=64, lr=3e-3, word_dropout=0.1),
