@@ -22,7 +22,7 @@ __all__ = [
     "rnn_backward",
 ]
 
-#: The activations the vanilla RNN accepts (a subset of :data:`rnnlib.activations.NAMES`).
+#: The activations the vanilla RNN accepts (a subset of ``rnnlib.activations.NAMES``).
 ACTIVATIONS = ("tanh", "sigmoid", "relu")
 
 

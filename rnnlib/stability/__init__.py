@@ -15,14 +15,14 @@ works for all of them:
 - activations and their derivatives, with the bound ``gamma`` on ``|f'|``: the table of
   :mod:`rnnlib.activations` (``ACTIVATIONS``, ``DERIVATIVE_BOUND``, ``activation_function``,
   ``activation_derivative``, ``derivative_from_output``);
-- :mod:`.spectra`: spectral radius, largest singular value, matrices with chosen eigenvalues;
-- :mod:`.dynamics`: linear and non-linear recurrences (scalar and vector), impulse responses;
-- :mod:`.jacobians`: Jacobians of hidden states, gradients carried back through them, and the
+- ``spectra``: spectral radius, largest singular value, matrices with chosen eigenvalues;
+- ``dynamics``: linear and non-linear recurrences (scalar and vector), impulse responses;
+- ``jacobians``: Jacobians of hidden states, gradients carried back through them, and the
   norm bound ``||dL/dh_t|| <= ||dL/dh_T|| prod_k sigma_max(D_k) sigma_max(W)``;
-- :mod:`.remedies`: leaky units with time constants, skip connections through time, and a
+- ``remedies``: leaky units with time constants, skip connections through time, and a
   training loop with a linear readout of the last state;
-- :mod:`.esn`: an echo state network with a trained linear readout;
-- :mod:`.mlp`: a deep feed-forward network's per-layer gradient norms at initialisation.
+- ``esn``: an echo state network with a trained linear readout;
+- ``mlp``: a deep feed-forward network's per-layer gradient norms at initialisation.
 """
 
 from ..activations import BOUND as DERIVATIVE_BOUND
