@@ -73,9 +73,8 @@ book: venv $(BOOK_RNNLIB_STAMP)
 
 # The notebooks are tested through the build's executed copies (tests/test_notebooks.py),
 # not executed a second time.
-test: book
+test: book lint
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) tests
-#	$(MAKE) lint    # (the lead decides when make test also runs the linter)
 
 check: venv
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) tests --ignore=tests/test_book.py \

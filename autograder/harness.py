@@ -136,9 +136,12 @@ def seccomp_program(machine, pid):
     labels["self"] = len(prog)
     emit(LD_ABS, 16)                                 # args[0]: target pid
     emit(JEQ, pid, "allow", "deny")
-    labels["allow"] = len(prog); prog.append([RET, 0, 0, ALLOW])
-    labels["deny"] = len(prog); prog.append([RET, 0, 0, ERRNO | errno.EPERM])
-    labels["enosys"] = len(prog); prog.append([RET, 0, 0, ERRNO | errno.ENOSYS])
+    labels["allow"] = len(prog)
+    prog.append([RET, 0, 0, ALLOW])
+    labels["deny"] = len(prog)
+    prog.append([RET, 0, 0, ERRNO | errno.EPERM])
+    labels["enosys"] = len(prog)
+    prog.append([RET, 0, 0, ERRNO | errno.ENOSYS])
     for index, jt, jf in fixups:
         for slot, label in ((1, jt), (2, jf)):
             if label is not None:
@@ -379,7 +382,7 @@ def fork_child(plan, part, inputs, np):
 
 
 # ----------------------------------------------------------------------------- parent
-def supervise(plan, inputs, np):
+def supervise(plan, inputs, np):  # noqa: C901 (one linear story: spawn, watch, collect)
     """Fork one child per part, collect everything with caps and deadlines."""
     limits = plan["limits"]
     timeout = float(limits["timeout_seconds"])
@@ -413,7 +416,7 @@ def supervise(plan, inputs, np):
                  if s["status"] is None]
         if not selector.get_map():
             time.sleep(0.002)  # pipes closed, exit status not reaped yet
-        for fileobj, events in (selector.select(max(0.005, min(waits + [0.2])))
+        for fileobj, _events in (selector.select(max(0.005, min(waits + [0.2])))
                                 if selector.get_map() else []):
             state, kind = fileobj.data
             try:

@@ -177,7 +177,8 @@ class CharVocab:
         try:
             return np.array([self.stoi[ch] for ch in text], dtype=np.int64)
         except KeyError as err:
-            raise ValueError(f"text contains {err.args[0]!r}, which is not in the vocabulary") from None
+            raise ValueError(f"text contains {err.args[0]!r}, which is not in the vocabulary") \
+                from None
 
     def decode(self, ids):
         """Map a sequence of ids (any integer array-like, 1-D) back to a string."""
@@ -185,7 +186,8 @@ class CharVocab:
         if ids.ndim != 1:
             raise ValueError(f"ids must be 1-D, got shape {ids.shape}")
         if ids.size and (ids.min() < 0 or ids.max() >= self.size):
-            raise ValueError(f"ids must lie in [0, {self.size}), got range [{ids.min()}, {ids.max()}]")
+            raise ValueError(f"ids must lie in [0, {self.size}), "
+                             f"got range [{ids.min()}, {ids.max()}]")
         return "".join(self.chars[int(i)] for i in ids)
 
     def one_hot(self, text, dtype=np.float64):

@@ -1,4 +1,5 @@
-"""Independent float64 oracle for rnnlib: the same computations in torch, differentiated by autograd.
+"""Independent float64 oracle for rnnlib: the same computations in torch, differentiated by
+autograd.
 
 Where torch has a module with the same equations (``nn.RNN``, ``nn.RNNCell``, ``nn.LSTM``,
 ``nn.LSTMCell``) the oracle copies rnnlib's weights into it: torch stores ``W_ih`` as
@@ -16,10 +17,10 @@ import torch
 F64 = torch.float64
 
 # The contract's tolerances for rnnlib against this oracle, in float64 (relative error):
-FORWARD_TOL = 1e-9     # forward values
-GRAD_TOL = 1e-7        # gradients
-AGREE_TOL = 1e-12      # a step function run T times vs the sequence function: same operations
-NUMERIC_TOL = 1e-6     # centered finite differences, h = 1e-5
+FORWARD_TOL = 1e-9  # forward values
+GRAD_TOL = 1e-7  # gradients
+AGREE_TOL = 1e-12  # a step function run T times vs the sequence function: same operations
+NUMERIC_TOL = 1e-6  # centered finite differences, h = 1e-5
 
 
 def tensor(a, grad=True):
@@ -32,7 +33,8 @@ def numpy(t):
 
 
 def grads_of(outputs, upstreams, leaves):
-    """Backpropagate ``upstreams`` from ``outputs``; gradients of ``leaves`` as numpy (zeros if unused)."""
+    """Backpropagate ``upstreams`` from ``outputs``; gradients of ``leaves`` as numpy (zeros if
+    unused)."""
     torch.autograd.backward(list(outputs), [tensor(u, grad=False) for u in upstreams])
     return tuple(
         np.zeros(tuple(leaf.shape)) if leaf.grad is None else numpy(leaf.grad) for leaf in leaves
@@ -75,7 +77,7 @@ def rnn_step(x, h_prev, Wx, Wh, b, dh, activation="tanh"):
 
 
 def rnn_ops(x, h0, Wx, Wh, b, activation="tanh"):
-    """RNN over a sequence in torch ops on tensors (used by the stacked and bidirectional oracles)."""
+    """RNN over a sequence in torch ops on tensors (for the stacked and bidirectional oracles)."""
     h_prev, hs = h0, []
     for t in range(x.shape[1]):
         h_prev = _ACT[activation](x[:, t] @ Wx + h_prev @ Wh + b)
@@ -103,7 +105,7 @@ def lstm_ops_step(x, h_prev, c_prev, Wx, Wh, b, peephole=None):
     """One LSTM step in torch ops, gate blocks (i, f, g, o), optional peepholes (p_i, p_f, p_o)."""
     H = h_prev.shape[1]
     a = x @ Wx + h_prev @ Wh + b
-    a_i, a_f, a_g, a_o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+    a_i, a_f, a_g, a_o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
     if peephole is not None:
         a_i = a_i + peephole[0] * c_prev
         a_f = a_f + peephole[1] * c_prev
@@ -159,9 +161,9 @@ def gru_ops_step(x, h_prev, Wx, Wh, b):
     """One GRU step in the lecture's form, gate blocks (r, z, n), reset before the matmul."""
     H = h_prev.shape[1]
     xa = x @ Wx + b
-    rz = torch.sigmoid(xa[:, :2 * H] + h_prev @ Wh[:, :2 * H])
+    rz = torch.sigmoid(xa[:, : 2 * H] + h_prev @ Wh[:, : 2 * H])
     r, z = rz[:, :H], rz[:, H:]
-    n = torch.tanh(xa[:, 2 * H:] + (r * h_prev) @ Wh[:, 2 * H:])
+    n = torch.tanh(xa[:, 2 * H :] + (r * h_prev) @ Wh[:, 2 * H :])
     return (1 - z) * h_prev + z * n
 
 
@@ -212,7 +214,8 @@ def temporal_softmax_loss(x, y, mask):
 
 # ----------------------------------------------------------------------------- multi-layer
 def stacked(x, layers, dh, cell, h0=None, activation="tanh"):
-    """L stacked layers; ``nn.RNN``/``nn.LSTM(num_layers=L)`` when the sizes allow, torch ops otherwise.
+    """L stacked layers; ``nn.RNN``/``nn.LSTM(num_layers=L)`` when the sizes allow, torch ops
+    otherwise.
 
     Returns ``h, (dx, dh0_list, grads_list)`` with grads as dicts like rnnlib's.
     """
@@ -226,8 +229,9 @@ def stacked(x, layers, dh, cell, h0=None, activation="tanh"):
     if cell in ("rnn", "lstm") and same_size and activation != "sigmoid":
         D, H = x.shape[2], Hs[0]
         if cell == "rnn":
-            net = torch.nn.RNN(D, H, num_layers=L, nonlinearity=activation, batch_first=True,
-                               dtype=F64)
+            net = torch.nn.RNN(
+                D, H, num_layers=L, nonlinearity=activation, batch_first=True, dtype=F64
+            )
             state = torch.stack(th0)
         else:
             net = torch.nn.LSTM(D, H, num_layers=L, batch_first=True, dtype=F64)
@@ -245,7 +249,7 @@ def stacked(x, layers, dh, cell, h0=None, activation="tanh"):
     leaves = [tx] + th0 + [p[k] for p in params for k in ("Wx", "Wh", "b")]
     dx, *rest = grads_of([h], [dh], leaves)
     dh0, flat = rest[:L], rest[L:]
-    grads = [dict(zip(("Wx", "Wh", "b"), flat[3 * k:3 * k + 3])) for k in range(L)]
+    grads = [dict(zip(("Wx", "Wh", "b"), flat[3 * k : 3 * k + 3])) for k in range(L)]
     return numpy(h), (dx, dh0, grads)
 
 
@@ -269,8 +273,9 @@ def bidirectional(x, params_fw, params_bw, dout, cell, activation="tanh"):
     H = np.shape(params_fw["Wh"])[0]
     if cell in ("rnn", "lstm") and activation != "sigmoid":
         if cell == "rnn":
-            net = torch.nn.RNN(D, H, nonlinearity=activation, batch_first=True,
-                               bidirectional=True, dtype=F64)
+            net = torch.nn.RNN(
+                D, H, nonlinearity=activation, batch_first=True, bidirectional=True, dtype=F64
+            )
         else:
             net = torch.nn.LSTM(D, H, batch_first=True, bidirectional=True, dtype=F64)
         _copy_into(net, "_l0", params_fw["Wx"], params_fw["Wh"], params_fw["b"])
@@ -278,8 +283,11 @@ def bidirectional(x, params_fw, params_bw, dout, cell, activation="tanh"):
         out, _ = net(tx)
         (dx,) = grads_of([out], [dout], [tx])
         names = ("Wx", "Wh", "b")
-        return numpy(out), (dx, dict(zip(names, _module_grads(net, "_l0"))),
-                            dict(zip(names, _module_grads(net, "_l0_reverse"))))
+        return numpy(out), (
+            dx,
+            dict(zip(names, _module_grads(net, "_l0"))),
+            dict(zip(names, _module_grads(net, "_l0_reverse"))),
+        )
     pf = {k: tensor(v) for k, v in params_fw.items()}
     pb = {k: tensor(v) for k, v in params_bw.items()}
     zeros = torch.zeros(N, H, dtype=F64)

@@ -69,10 +69,14 @@ CHECKS = {
     "lstm_step_backward": ("check_lstm_step_backward", ["lstm_step_forward", "lstm_step_backward"]),
     "lstm_forward": ("check_lstm_forward", ["lstm_forward"]),
     "lstm_backward": ("check_lstm_backward", ["lstm_forward", "lstm_backward"]),
-    "lstm_step_forward_peephole": ("check_lstm_step_forward_peephole",
-                                   ["lstm_step_forward_peephole"]),
-    "lstm_step_backward_peephole": ("check_lstm_step_backward_peephole",
-                                    ["lstm_step_forward_peephole", "lstm_step_backward_peephole"]),
+    "lstm_step_forward_peephole": (
+        "check_lstm_step_forward_peephole",
+        ["lstm_step_forward_peephole"],
+    ),
+    "lstm_step_backward_peephole": (
+        "check_lstm_step_backward_peephole",
+        ["lstm_step_forward_peephole", "lstm_step_backward_peephole"],
+    ),
 }
 ASSIGNMENTS = sorted(GRADED)
 
@@ -135,7 +139,11 @@ def namespace(nb, replace=None):
         if cell.cell_type != "code" or not meta:
             continue
         grade_id = meta.get("grade_id", "")
-        is_setup = meta.get("locked") and not meta.get("grade") and grade_id.startswith(("setup", "selfcheck"))
+        is_setup = (
+            meta.get("locked")
+            and not meta.get("grade")
+            and grade_id.startswith(("setup", "selfcheck"))
+        )
         if not (is_setup or meta.get("solution")):
             continue
         source = cell.source
@@ -153,8 +161,9 @@ def run_check(ns, grade_id):
 
 def execute(nb, cwd, timeout=600):
     """Execute a notebook in place; return the CellExecutionError or None."""
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    )
     try:
         client.execute()
     except CellExecutionError as error:
@@ -163,13 +172,20 @@ def execute(nb, cwd, timeout=600):
 
 
 def stream_text(cell, name="stdout"):
-    return "".join(o.get("text", "") for o in cell.get("outputs", [])
-                   if o.get("output_type") == "stream" and o.get("name") == name)
+    return "".join(
+        o.get("text", "")
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == name
+    )
 
 
 def error_cell(nb):
-    errored = [c for c in nb.cells if c.cell_type == "code"
-               and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    errored = [
+        c
+        for c in nb.cells
+        if c.cell_type == "code"
+        and any(o.get("output_type") == "error" for o in c.get("outputs", []))
+    ]
     assert len(errored) == 1, f"expected exactly one failing cell, found {len(errored)}"
     return errored[0]
 
@@ -177,6 +193,7 @@ def error_cell(nb):
 # ------------------------------------------------------------------------------------------------
 # The source notebooks
 # ------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_source_notebook_follows_the_grading_interface(assignment):
@@ -186,8 +203,13 @@ def test_source_notebook_follows_the_grading_interface(assignment):
     for grade_id, (args, points) in graded.items():
         cell = cell_by_grade_id(nb, grade_id)
         assert cell.cell_type == "code"
-        assert nbgrader_meta(cell) == {"solution": True, "grade": False, "locked": False,
-                                       "grade_id": grade_id, "schema_version": 3}
+        assert nbgrader_meta(cell) == {
+            "solution": True,
+            "grade": False,
+            "locked": False,
+            "grade_id": grade_id,
+            "schema_version": 3,
+        }
         tree = ast.parse(cell.source)
         functions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
         assert [f.name for f in functions] == [grade_id], "one function per graded cell"
@@ -196,29 +218,44 @@ def test_source_notebook_follows_the_grading_interface(assignment):
         assert cell.source.count("### BEGIN SOLUTION") == 1
         # the points-bearing self-check cell comes right after the solution cell
         test_cell = cells[cells.index(cell) + 1]
-        assert nbgrader_meta(test_cell) == {"grade": True, "solution": False, "locked": True,
-                                            "points": points, "grade_id": f"test_{grade_id}",
-                                            "schema_version": 3}
+        assert nbgrader_meta(test_cell) == {
+            "grade": True,
+            "solution": False,
+            "locked": True,
+            "points": points,
+            "grade_id": f"test_{grade_id}",
+            "schema_version": 3,
+        }
         assert f"selfcheck.{CHECKS[grade_id][0]}(" in test_cell.source
-    points = sum(nbgrader_meta(c)["points"] for c in cells
-                 if nbgrader_meta(c).get("grade") and c.cell_type == "code"
-                 and nbgrader_meta(c)["grade_id"][len("test_"):] in GRADED[assignment])
+    points = sum(
+        nbgrader_meta(c)["points"]
+        for c in cells
+        if nbgrader_meta(c).get("grade")
+        and c.cell_type == "code"
+        and nbgrader_meta(c)["grade_id"][len("test_") :] in GRADED[assignment]
+    )
     assert points == 100
     # trusted setup cells are locked and import nothing but numpy and rnnlib helpers
     setup = [c for c in cells if nbgrader_meta(c).get("grade_id", "").startswith("setup")]
-    assert setup and all(nbgrader_meta(c)["locked"] and not nbgrader_meta(c)["solution"]
-                         for c in setup)
+    assert setup and all(
+        nbgrader_meta(c)["locked"] and not nbgrader_meta(c)["solution"] for c in setup
+    )
     for c in setup:
         for node in ast.walk(ast.parse(c.source)):
             if isinstance(node, ast.ImportFrom):
-                assert node.module == "rnnlib" and all(
-                    a.name not in CHECKS for a in node.names), c.source
+                assert node.module == "rnnlib" and all(a.name not in CHECKS for a in node.names), (
+                    c.source
+                )
             elif isinstance(node, ast.Import):
                 assert [a.name for a in node.names] == ["numpy"], c.source
     # written answers: manually graded markdown with 0 points (feedback only)
     written = [c for c in cells if c.cell_type == "markdown" and nbgrader_meta(c)]
-    assert written and all(nbgrader_meta(c)["grade"] and nbgrader_meta(c)["solution"]
-                           and nbgrader_meta(c)["points"] == 0 for c in written)
+    assert written and all(
+        nbgrader_meta(c)["grade"]
+        and nbgrader_meta(c)["solution"]
+        and nbgrader_meta(c)["points"] == 0
+        for c in written
+    )
     # committed without outputs
     for c in cells:
         if c.cell_type == "code":
@@ -229,21 +266,35 @@ def test_source_notebook_follows_the_grading_interface(assignment):
 # Releasing the student versions with nbgrader
 # ------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
     """Generate both student versions with nbgrader from a copy of autograder/source."""
     root = tmp_path_factory.mktemp("course")
-    shutil.copytree(SOURCE, root / "source", ignore=shutil.ignore_patterns(
-        ".ipynb_checkpoints", "__pycache__"))
+    shutil.copytree(
+        SOURCE, root / "source", ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+    )
     env = dict(os.environ)
     # nbgrader runs the `alembic` script of the environment it is installed in
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env["JUPYTER_CONFIG_DIR"] = str(root / "jupyter_config")  # no personal nbgrader config
     for assignment in ASSIGNMENTS:
         result = subprocess.run(
-            [sys.executable, "-m", "nbgrader", "generate_assignment", assignment,
-             f"--CourseDirectory.root={root}", f"--db=sqlite:///{root / 'gradebook.db'}"],
-            cwd=root, env=env, capture_output=True, text=True, timeout=300)
+            [
+                sys.executable,
+                "-m",
+                "nbgrader",
+                "generate_assignment",
+                assignment,
+                f"--CourseDirectory.root={root}",
+                f"--db=sqlite:///{root / 'gradebook.db'}",
+            ],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
     return {a: root / "release" / a / f"{a}.ipynb" for a in ASSIGNMENTS}
 
@@ -256,8 +307,11 @@ def test_student_version_contains_no_solution(released, assignment):
     assert "BEGIN SOLUTION" not in release_text and "END SOLUTION" not in release_text
     # Lines that also occur in the given (non-solution) code, such as `for t in range(T):`,
     # are not leaks; every other solution line must be absent from the release.
-    public_text = "\n".join(public_source(c.source) for c in source.cells
-                            if not nbgrader_meta(c).get("solution") or c.cell_type == "code")
+    public_text = "\n".join(
+        public_source(c.source)
+        for c in source.cells
+        if not nbgrader_meta(c).get("solution") or c.cell_type == "code"
+    )
     leaked = []
     for cell in source.cells:
         meta = nbgrader_meta(cell)
@@ -287,7 +341,9 @@ def test_every_stub_says_it_is_not_implemented(released):
     for assignment in ASSIGNMENTS:
         ns = namespace(read(released[assignment]))
         for grade_id in {**GRADED[assignment], **BONUS.get(assignment, {})}:
-            with pytest.raises(AssertionError, match=r"is not implemented yet: fill in the cell above"):
+            with pytest.raises(
+                AssertionError, match=r"is not implemented yet: fill in the cell above"
+            ):
                 run_check(ns, grade_id)
 
 
@@ -302,7 +358,7 @@ def test_student_version_stops_at_the_first_unimplemented_function(released, ass
     assert f"{first} is not implemented yet: fill in the cell above" in str(error)
     assert "AssertionError" in str(error)
     # nothing after the failing self-check ran
-    later = nb.cells[nb.cells.index(failing) + 1:]
+    later = nb.cells[nb.cells.index(failing) + 1 :]
     assert all(c.get("execution_count") is None for c in later if c.cell_type == "code")
 
 
@@ -310,7 +366,9 @@ def test_student_version_with_one_function_done_stops_at_the_next(released):
     """Fill in rnn_step_forward only: the notebook passes its check and stops at the next one."""
     source = read(source_path("rnn_bptt"))
     nb = read(released["rnn_bptt"])
-    cell_by_grade_id(nb, "rnn_step_forward").source = cell_by_grade_id(source, "rnn_step_forward").source
+    cell_by_grade_id(nb, "rnn_step_forward").source = cell_by_grade_id(
+        source, "rnn_step_forward"
+    ).source
     error = execute(nb, released["rnn_bptt"].parent)
     assert error is not None
     assert "rnn_step_forward OK" in stream_text(cell_by_grade_id(nb, "test_rnn_step_forward"))
@@ -321,6 +379,7 @@ def test_student_version_with_one_function_done_stops_at_the_next(released):
 # ------------------------------------------------------------------------------------------------
 # The solution notebooks run clean
 # ------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_source_notebook_executes_with_every_self_check_passing(assignment, tmp_path):
@@ -344,93 +403,269 @@ def test_source_notebook_executes_with_every_self_check_passing(assignment, tmp_
 #: (assignment, grade_id, replaced text, replacement, expected words of the message)
 MUTATIONS = [
     # Assignment 1
-    ("rnn_bptt", "rnn_step_forward", "h_prev @ Wh + b", "h_prev @ Wh.T + b",
-     "Wh is applied transposed"),
-    ("rnn_bptt", "rnn_step_forward", "np.tanh(x @ Wx + h_prev @ Wh + b)", "np.tanh(x @ Wx + h_prev @ Wh)",
-     "the bias b is not added"),
-    ("rnn_bptt", "rnn_step_forward", "np.tanh(x @ Wx + h_prev @ Wh + b)", "(x @ Wx + h_prev @ Wh + b)",
-     "the tanh is missing"),
-    ("rnn_bptt", "rnn_step_backward", "dWh = h_prev.T @ da", "dWh = da.T @ h_prev",
-     "dWh looks transposed: use h_prev.T @ da"),
-    ("rnn_bptt", "rnn_step_backward", "dWx = x.T @ da", "dWx = (x.T @ da).T",
-     "dWx looks transposed: use x.T @ da"),
-    ("rnn_bptt", "rnn_step_backward", "da = dh * (1 - h ** 2)", "da = dh",
-     "the tanh derivative is missing"),
-    ("rnn_bptt", "rnn_step_backward", "dh_prev = da @ Wh.T", "dh_prev = da @ Wh",
-     "dh_prev uses Wh; it needs the transpose"),
-    ("rnn_bptt", "rnn_step_backward", "db = da.sum(axis=0)", "db = da.mean(axis=0)",
-     "db is averaged over the batch"),
-    ("rnn_bptt", "rnn_forward", "h_prev = h0", "h_prev = np.zeros_like(h0)",
-     "h0 is ignored"),
-    ("rnn_bptt", "rnn_forward",
-     "h_prev, step_cache = rnn_step_forward(x[:, t], h_prev, Wx, Wh, b)\n        h[:, t] = h_prev",
-     "h[:, t] = h_prev\n        h_prev, step_cache = rnn_step_forward(x[:, t], h_prev, Wx, Wh, b)",
-     "h[:, t] holds the state before step t"),
-    ("rnn_bptt", "rnn_backward", "dh[:, t] + dh_next", "dh[:, t]",
-     "the gradient from step t+1 is not added to dh"),
-    ("rnn_bptt", "rnn_backward", "dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t",
-     "dWx, dWh, db = dWx_t, dWh_t, db_t", "dWx is overwritten at every step"),
-    ("rnn_bptt", "rnn_backward", "dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t",
-     "dWx, dWh, db = dWx + dWx_t, dWh + dWh_t.T, db + db_t", "dWh looks transposed"),
-    ("rnn_bptt", "temporal_softmax_loss", "log_probs[n_idx, t_idx, y]) / N", "log_probs[n_idx, t_idx, y])",
-     "the loss is not averaged over the batch"),
-    ("rnn_bptt", "temporal_softmax_loss", "log_probs[n_idx, t_idx, y]) / N",
-     "log_probs[n_idx, t_idx, y]) / (N * T)", "the loss is averaged over time as well"),
-    ("rnn_bptt", "temporal_softmax_loss", "np.sum(mask * log_probs", "np.sum(log_probs",
-     "masked steps count in the loss"),
-    ("rnn_bptt", "temporal_softmax_loss", "shifted = x - x.max(axis=2, keepdims=True)", "shifted = x",
-     "the softmax overflows for large scores"),
-    ("rnn_bptt", "temporal_softmax_loss", "dx[n_idx, t_idx, y] -= 1", "dx = dx",
-     "the 1 at the target class is not subtracted"),
-    ("rnn_bptt", "temporal_softmax_loss", "dx *= mask[:, :, None] / N", "dx *= mask[:, :, None]",
-     "dx is not averaged over the batch"),
+    (
+        "rnn_bptt",
+        "rnn_step_forward",
+        "h_prev @ Wh + b",
+        "h_prev @ Wh.T + b",
+        "Wh is applied transposed",
+    ),
+    (
+        "rnn_bptt",
+        "rnn_step_forward",
+        "np.tanh(x @ Wx + h_prev @ Wh + b)",
+        "np.tanh(x @ Wx + h_prev @ Wh)",
+        "the bias b is not added",
+    ),
+    (
+        "rnn_bptt",
+        "rnn_step_forward",
+        "np.tanh(x @ Wx + h_prev @ Wh + b)",
+        "(x @ Wx + h_prev @ Wh + b)",
+        "the tanh is missing",
+    ),
+    (
+        "rnn_bptt",
+        "rnn_step_backward",
+        "dWh = h_prev.T @ da",
+        "dWh = da.T @ h_prev",
+        "dWh looks transposed: use h_prev.T @ da",
+    ),
+    (
+        "rnn_bptt",
+        "rnn_step_backward",
+        "dWx = x.T @ da",
+        "dWx = (x.T @ da).T",
+        "dWx looks transposed: use x.T @ da",
+    ),
+    (
+        "rnn_bptt",
+        "rnn_step_backward",
+        "da = dh * (1 - h ** 2)",
+        "da = dh",
+        "the tanh derivative is missing",
+    ),
+    (
+        "rnn_bptt",
+        "rnn_step_backward",
+        "dh_prev = da @ Wh.T",
+        "dh_prev = da @ Wh",
+        "dh_prev uses Wh; it needs the transpose",
+    ),
+    (
+        "rnn_bptt",
+        "rnn_step_backward",
+        "db = da.sum(axis=0)",
+        "db = da.mean(axis=0)",
+        "db is averaged over the batch",
+    ),
+    ("rnn_bptt", "rnn_forward", "h_prev = h0", "h_prev = np.zeros_like(h0)", "h0 is ignored"),
+    (
+        "rnn_bptt",
+        "rnn_forward",
+        "h_prev, step_cache = rnn_step_forward(x[:, t], h_prev, Wx, Wh, b)\n"
+        "        h[:, t] = h_prev",
+        "h[:, t] = h_prev\n"
+        "        h_prev, step_cache = rnn_step_forward(x[:, t], h_prev, Wx, Wh, b)",
+        "h[:, t] holds the state before step t",
+    ),
+    (
+        "rnn_bptt",
+        "rnn_backward",
+        "dh[:, t] + dh_next",
+        "dh[:, t]",
+        "the gradient from step t+1 is not added to dh",
+    ),
+    (
+        "rnn_bptt",
+        "rnn_backward",
+        "dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t",
+        "dWx, dWh, db = dWx_t, dWh_t, db_t",
+        "dWx is overwritten at every step",
+    ),
+    (
+        "rnn_bptt",
+        "rnn_backward",
+        "dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t",
+        "dWx, dWh, db = dWx + dWx_t, dWh + dWh_t.T, db + db_t",
+        "dWh looks transposed",
+    ),
+    (
+        "rnn_bptt",
+        "temporal_softmax_loss",
+        "log_probs[n_idx, t_idx, y]) / N",
+        "log_probs[n_idx, t_idx, y])",
+        "the loss is not averaged over the batch",
+    ),
+    (
+        "rnn_bptt",
+        "temporal_softmax_loss",
+        "log_probs[n_idx, t_idx, y]) / N",
+        "log_probs[n_idx, t_idx, y]) / (N * T)",
+        "the loss is averaged over time as well",
+    ),
+    (
+        "rnn_bptt",
+        "temporal_softmax_loss",
+        "np.sum(mask * log_probs",
+        "np.sum(log_probs",
+        "masked steps count in the loss",
+    ),
+    (
+        "rnn_bptt",
+        "temporal_softmax_loss",
+        "shifted = x - x.max(axis=2, keepdims=True)",
+        "shifted = x",
+        "the softmax overflows for large scores",
+    ),
+    (
+        "rnn_bptt",
+        "temporal_softmax_loss",
+        "dx[n_idx, t_idx, y] -= 1",
+        "dx = dx",
+        "the 1 at the target class is not subtracted",
+    ),
+    (
+        "rnn_bptt",
+        "temporal_softmax_loss",
+        "dx *= mask[:, :, None] / N",
+        "dx *= mask[:, :, None]",
+        "dx is not averaged over the batch",
+    ),
     # Assignment 2
-    ("lstm_backward", "lstm_step_forward",
-     "g = np.tanh(a[:, 2 * H:3 * H])\n    o = sigmoid(a[:, 3 * H:])",
-     "g = np.tanh(a[:, 3 * H:])\n    o = sigmoid(a[:, 2 * H:3 * H])",
-     "gate blocks in the wrong order: expected (i, f, g, o)"),
-    ("lstm_backward", "lstm_step_forward",
-     "i = sigmoid(a[:, :H])\n    f = sigmoid(a[:, H:2 * H])",
-     "f = sigmoid(a[:, :H])\n    i = sigmoid(a[:, H:2 * H])",
-     "gate blocks in the wrong order: expected (i, f, g, o)"),
-    ("lstm_backward", "lstm_step_forward", "h = o * tanh_c", "h = o * c",
-     "the tanh of the cell state is missing"),
-    ("lstm_backward", "lstm_step_forward", "c = f * c_prev + i * g", "c = i * g",
-     "the f * c_prev term is missing"),
-    ("lstm_backward", "lstm_step_backward", "dc_total = dc + dh * o", "dc_total = dh * o",
-     "dc from the next step is forgotten"),
-    ("lstm_backward", "lstm_step_backward", "dc_total = dc + dh * o * (1 - tanh_c ** 2)", "dc_total = dc",
-     "the path from h to c is missing"),
-    ("lstm_backward", "lstm_step_backward", "dWh = h_prev.T @ da", "dWh = da.T @ h_prev",
-     "dWh looks transposed: use h_prev.T @ da"),
-    ("lstm_backward", "lstm_step_backward",
-     "dc_total * g * i * (1 - i),\n        dc_total * c_prev * f * (1 - f),",
-     "dc_total * c_prev * f * (1 - f),\n        dc_total * g * i * (1 - i),",
-     "gate blocks in the wrong order: expected (i, f, g, o)"),
-    ("lstm_backward", "lstm_step_backward", "dc_prev = dc_total * f", "dc_prev = dc_total",
-     "dc_prev misses the forget gate"),
-    ("lstm_backward", "lstm_forward", "h_prev, c_prev = h0, np.zeros_like(h0)",
-     "h_prev, c_prev = np.zeros_like(h0), np.zeros_like(h0)", "h0 is ignored"),
-    ("lstm_backward", "lstm_forward", "lstm_step_forward(x[:, t], h_prev, c_prev, Wx, Wh, b)",
-     "lstm_step_forward(x[:, t], h_prev, np.zeros_like(h0), Wx, Wh, b)",
-     "the cell state is not carried from step to step"),
-    ("lstm_backward", "lstm_backward", "dh[:, t] + dh_next, dc_next, step_caches[t]",
-     "dh[:, t] + dh_next, np.zeros_like(dc_next), step_caches[t]",
-     "dc from the next step is forgotten"),
-    ("lstm_backward", "lstm_backward", "dh[:, t] + dh_next, dc_next, step_caches[t]",
-     "dh[:, t], dc_next, step_caches[t]", "the gradient from step t+1 is not added to dh"),
-    ("lstm_backward", "lstm_backward", "dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t",
-     "dWx, dWh, db = dWx_t, dWh_t, db_t", "dWx is overwritten at every step"),
-    ("lstm_backward", "lstm_step_forward_peephole", "o = sigmoid(a[:, 3 * H:] + p_o * c)",
-     "o = sigmoid(a[:, 3 * H:] + p_o * c_prev)", "the output gate peeks at the new cell state"),
-    ("lstm_backward", "lstm_step_forward_peephole", "p_i, p_f, p_o = peephole",
-     "p_f, p_i, p_o = peephole", "the rows of peephole are (p_i, p_f, p_o)"),
-    ("lstm_backward", "lstm_step_backward_peephole", " + da_o * p_o", "",
-     "the output gate's peephole sends gradient into c"),
-    ("lstm_backward", "lstm_step_backward_peephole", "dc_prev = dc_total * f + da_i * p_i + da_f * p_f",
-     "dc_prev = dc_total * f", "dc_prev misses the peephole terms"),
-    ("lstm_backward", "lstm_step_backward_peephole", "(da_o * c).sum(axis=0)",
-     "(da_o * c_prev).sum(axis=0)", "dp_o uses c_prev"),
+    (
+        "lstm_backward",
+        "lstm_step_forward",
+        "g = np.tanh(a[:, 2 * H:3 * H])\n    o = sigmoid(a[:, 3 * H:])",
+        "g = np.tanh(a[:, 3 * H:])\n    o = sigmoid(a[:, 2 * H:3 * H])",
+        "gate blocks in the wrong order: expected (i, f, g, o)",
+    ),
+    (
+        "lstm_backward",
+        "lstm_step_forward",
+        "i = sigmoid(a[:, :H])\n    f = sigmoid(a[:, H:2 * H])",
+        "f = sigmoid(a[:, :H])\n    i = sigmoid(a[:, H:2 * H])",
+        "gate blocks in the wrong order: expected (i, f, g, o)",
+    ),
+    (
+        "lstm_backward",
+        "lstm_step_forward",
+        "h = o * tanh_c",
+        "h = o * c",
+        "the tanh of the cell state is missing",
+    ),
+    (
+        "lstm_backward",
+        "lstm_step_forward",
+        "c = f * c_prev + i * g",
+        "c = i * g",
+        "the f * c_prev term is missing",
+    ),
+    (
+        "lstm_backward",
+        "lstm_step_backward",
+        "dc_total = dc + dh * o",
+        "dc_total = dh * o",
+        "dc from the next step is forgotten",
+    ),
+    (
+        "lstm_backward",
+        "lstm_step_backward",
+        "dc_total = dc + dh * o * (1 - tanh_c ** 2)",
+        "dc_total = dc",
+        "the path from h to c is missing",
+    ),
+    (
+        "lstm_backward",
+        "lstm_step_backward",
+        "dWh = h_prev.T @ da",
+        "dWh = da.T @ h_prev",
+        "dWh looks transposed: use h_prev.T @ da",
+    ),
+    (
+        "lstm_backward",
+        "lstm_step_backward",
+        "dc_total * g * i * (1 - i),\n        dc_total * c_prev * f * (1 - f),",
+        "dc_total * c_prev * f * (1 - f),\n        dc_total * g * i * (1 - i),",
+        "gate blocks in the wrong order: expected (i, f, g, o)",
+    ),
+    (
+        "lstm_backward",
+        "lstm_step_backward",
+        "dc_prev = dc_total * f",
+        "dc_prev = dc_total",
+        "dc_prev misses the forget gate",
+    ),
+    (
+        "lstm_backward",
+        "lstm_forward",
+        "h_prev, c_prev = h0, np.zeros_like(h0)",
+        "h_prev, c_prev = np.zeros_like(h0), np.zeros_like(h0)",
+        "h0 is ignored",
+    ),
+    (
+        "lstm_backward",
+        "lstm_forward",
+        "lstm_step_forward(x[:, t], h_prev, c_prev, Wx, Wh, b)",
+        "lstm_step_forward(x[:, t], h_prev, np.zeros_like(h0), Wx, Wh, b)",
+        "the cell state is not carried from step to step",
+    ),
+    (
+        "lstm_backward",
+        "lstm_backward",
+        "dh[:, t] + dh_next, dc_next, step_caches[t]",
+        "dh[:, t] + dh_next, np.zeros_like(dc_next), step_caches[t]",
+        "dc from the next step is forgotten",
+    ),
+    (
+        "lstm_backward",
+        "lstm_backward",
+        "dh[:, t] + dh_next, dc_next, step_caches[t]",
+        "dh[:, t], dc_next, step_caches[t]",
+        "the gradient from step t+1 is not added to dh",
+    ),
+    (
+        "lstm_backward",
+        "lstm_backward",
+        "dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t",
+        "dWx, dWh, db = dWx_t, dWh_t, db_t",
+        "dWx is overwritten at every step",
+    ),
+    (
+        "lstm_backward",
+        "lstm_step_forward_peephole",
+        "o = sigmoid(a[:, 3 * H:] + p_o * c)",
+        "o = sigmoid(a[:, 3 * H:] + p_o * c_prev)",
+        "the output gate peeks at the new cell state",
+    ),
+    (
+        "lstm_backward",
+        "lstm_step_forward_peephole",
+        "p_i, p_f, p_o = peephole",
+        "p_f, p_i, p_o = peephole",
+        "the rows of peephole are (p_i, p_f, p_o)",
+    ),
+    (
+        "lstm_backward",
+        "lstm_step_backward_peephole",
+        " + da_o * p_o",
+        "",
+        "the output gate's peephole sends gradient into c",
+    ),
+    (
+        "lstm_backward",
+        "lstm_step_backward_peephole",
+        "dc_prev = dc_total * f + da_i * p_i + da_f * p_f",
+        "dc_prev = dc_total * f",
+        "dc_prev misses the peephole terms",
+    ),
+    (
+        "lstm_backward",
+        "lstm_step_backward_peephole",
+        "(da_o * c).sum(axis=0)",
+        "(da_o * c_prev).sum(axis=0)",
+        "dp_o uses c_prev",
+    ),
 ]
 
 
@@ -452,10 +687,14 @@ def test_solutions_pass_every_self_check(sources, assignment, capsys):
             print(f"\n  self-check of {grade_id}: {seconds:.3f} s", end="")
 
 
-@pytest.mark.parametrize("assignment, grade_id, old, new, message", MUTATIONS,
-                         ids=[f"{m[1]}-{k}" for k, m in enumerate(MUTATIONS)])
-def test_wrong_implementation_fails_with_the_named_bug(sources, assignment, grade_id, old, new,
-                                                       message):
+@pytest.mark.parametrize(
+    "assignment, grade_id, old, new, message",
+    MUTATIONS,
+    ids=[f"{m[1]}-{k}" for k, m in enumerate(MUTATIONS)],
+)
+def test_wrong_implementation_fails_with_the_named_bug(
+    sources, assignment, grade_id, old, new, message
+):
     ns = namespace(sources[assignment], replace=(grade_id, old, new))
     with np.errstate(all="ignore"), pytest.raises(AssertionError) as failure:
         run_check(ns, grade_id)
@@ -478,6 +717,7 @@ def test_a_wrong_notebook_stops_at_its_self_check_with_the_named_bug(tmp_path):
 # The self-check machinery itself
 # ------------------------------------------------------------------------------------------------
 
+
 def test_mistake_models_reduce_to_rnnlib_when_switched_off():
     """The 'typical mistake' models start from the right answer: with no switch set they
     reproduce rnnlib, so a message can only fire for a real deviation."""
@@ -487,17 +727,24 @@ def test_mistake_models_reduce_to_rnnlib_when_switched_off():
     Wx, Wh, b = rng.normal(size=(D, H)), rng.normal(size=(H, H)), rng.normal(size=H)
     dh = rng.normal(size=(N, T, H))
     _, cache = rnnlib.rnn_forward(x, h0, Wx, Wh, b)
-    for ours, ref in zip(selfcheck._rnn_backward_variant(x, h0, Wx, Wh, b, dh),
-                         rnnlib.rnn_backward(dh, cache)):
+    for ours, ref in zip(
+        selfcheck._rnn_backward_variant(x, h0, Wx, Wh, b, dh), rnnlib.rnn_backward(dh, cache)
+    ):
         assert selfcheck.relative_difference(ours, ref) < 1e-12
 
     Wx4, Wh4, b4 = rng.normal(size=(D, 4 * H)), rng.normal(size=(H, 4 * H)), rng.normal(size=4 * H)
     _, cache = rnnlib.lstm_forward(x, h0, Wx4, Wh4, b4)
-    for ours, ref in zip(selfcheck._lstm_backward_variant(x, h0, Wx4, Wh4, b4, dh),
-                         rnnlib.lstm_backward(dh, cache)):
+    for ours, ref in zip(
+        selfcheck._lstm_backward_variant(x, h0, Wx4, Wh4, b4, dh), rnnlib.lstm_backward(dh, cache)
+    ):
         assert selfcheck.relative_difference(ours, ref) < 1e-12
-    assert selfcheck.relative_difference(selfcheck._lstm_forward_variant(x, h0, Wx4, Wh4, b4),
-                                         rnnlib.lstm_forward(x, h0, Wx4, Wh4, b4)[0]) < 1e-12
+    assert (
+        selfcheck.relative_difference(
+            selfcheck._lstm_forward_variant(x, h0, Wx4, Wh4, b4),
+            rnnlib.lstm_forward(x, h0, Wx4, Wh4, b4)[0],
+        )
+        < 1e-12
+    )
 
     c_prev, P = rng.normal(size=(N, H)), rng.normal(size=(3, H))
     dh1, dc1 = rng.normal(size=(N, H)), rng.normal(size=(N, H))
@@ -520,16 +767,21 @@ def test_every_wrong_gate_order_is_named():
     orders = [m for _, m in h_mistakes if m.startswith("gate blocks")]
     assert len(orders) == 23
     for order in selfcheck._wrong_orders():
+
         def wrong_step(x, h_prev, c_prev, Wx, Wh, b, order=order):
             h, c, _ = selfcheck._lstm_step_variant(x, h_prev, c_prev, Wx, Wh, b, order=order)
             return h, c, None
-        with pytest.raises(AssertionError, match=re.escape(f"your code uses the order ({', '.join(order)})")):
+
+        with pytest.raises(
+            AssertionError, match=re.escape(f"your code uses the order ({', '.join(order)})")
+        ):
             selfcheck.check_lstm_step_forward(wrong_step)
 
 
 def test_a_function_that_modifies_its_inputs_cannot_fool_the_reference():
     """Checks pass copies: an implementation that overwrites x in place still gets compared
     with the reference computed from the original x."""
+
     def rnn_step_forward(x, h_prev, Wx, Wh, b):
         h = np.tanh(x @ Wx + h_prev @ Wh + b)
         x[...] = 0.0
@@ -540,10 +792,14 @@ def test_a_function_that_modifies_its_inputs_cannot_fool_the_reference():
 
 def test_selfcheck_messages_for_bad_return_values():
     with pytest.raises(AssertionError, match=r"must return a tuple \(h, cache\)"):
-        selfcheck.check_rnn_step_forward(lambda x, h_prev, Wx, Wh, b: np.tanh(x @ Wx + h_prev @ Wh + b))
+        selfcheck.check_rnn_step_forward(
+            lambda x, h_prev, Wx, Wh, b: np.tanh(x @ Wx + h_prev @ Wh + b)
+        )
     with pytest.raises(AssertionError, match=r"h has shape \(4, 3\); expected \(3, 4\)"):
         selfcheck.check_rnn_step_forward(
-            lambda x, h_prev, Wx, Wh, b: (np.tanh(x @ Wx + h_prev @ Wh + b).T, None))
+            lambda x, h_prev, Wx, Wh, b: (np.tanh(x @ Wx + h_prev @ Wh + b).T, None)
+        )
     with pytest.raises(AssertionError, match="contains NaN"):
         selfcheck.check_rnn_step_forward(
-            lambda x, h_prev, Wx, Wh, b: (np.full((3, 4), np.nan), None))
+            lambda x, h_prev, Wx, Wh, b: (np.full((3, 4), np.nan), None)
+        )

@@ -39,7 +39,9 @@ def torch_loss(params, x, y, h0):
     for t in range(x.shape[1]):
         h = torch.tanh(emb[:, t] @ p["Wx"] + h @ p["Wh"] + p["b"])
         scores = h @ p["Wy"] + p["by"]
-        loss = loss + torch.nn.functional.cross_entropy(scores, torch.tensor(y[:, t]), reduction="sum")
+        loss = loss + torch.nn.functional.cross_entropy(
+            scores, torch.tensor(y[:, t]), reduction="sum"
+        )
     loss = loss / x.shape[0]  # summed over time, averaged over the batch
     loss.backward()
     return loss.item(), {k: v.grad.numpy() for k, v in p.items()}
@@ -155,8 +157,9 @@ def test_training_learns_a_repetitive_text():
     rng = np.random.default_rng(0)
     params = init_charlm(vocab.size, 32, rng, D=8)
     before = evaluate_charlm(params, ids)
-    history = train_charlm(ids, params, 300, rng, batch_size=16, seq_len=24,
-                           learning_rate=1e-2, progress=False)
+    history = train_charlm(
+        ids, params, 300, rng, batch_size=16, seq_len=24, learning_rate=1e-2, progress=False
+    )
     after = evaluate_charlm(params, ids)
     assert len(history["loss"]) == 300 and len(history["grad_norm"]) == 300
     assert before > 2.0 and after < 0.1, f"loss went from {before:.3f} to {after:.3f} nats per char"
@@ -190,8 +193,17 @@ def test_scores_match_the_loss_and_eval_history_is_recorded():
     np.testing.assert_allclose(h_last, h_last_loss, rtol=0, atol=1e-14)
 
     ids = np.random.default_rng(0).integers(0, 7, size=60)
-    history = train_charlm(ids, params, 25, np.random.default_rng(1), batch_size=4, seq_len=8,
-                           progress=False, eval_ids=ids[:30], eval_every=10)
+    history = train_charlm(
+        ids,
+        params,
+        25,
+        np.random.default_rng(1),
+        batch_size=4,
+        seq_len=8,
+        progress=False,
+        eval_ids=ids[:30],
+        eval_every=10,
+    )
     assert history["eval_step"] == [10, 20, 25]
     assert history["eval_loss"][-1] == pytest.approx(evaluate_charlm(params, ids[:30]))
 
@@ -199,6 +211,11 @@ def test_scores_match_the_loss_and_eval_history_is_recorded():
 def test_fit_calls_the_callback_every_step():
     params = {"w": np.array([1.0])}
     calls = []
-    fit(params, lambda p: (float(p["w"][0] ** 2), {"w": 2 * p["w"]}), lambda: (), 4,
-        callback=lambda step, history: calls.append((step, len(history["loss"]))))
+    fit(
+        params,
+        lambda p: (float(p["w"][0] ** 2), {"w": 2 * p["w"]}),
+        lambda: (),
+        4,
+        callback=lambda step, history: calls.append((step, len(history["loss"]))),
+    )
     assert calls == [(1, 1), (2, 2), (3, 3), (4, 4)]

@@ -23,7 +23,9 @@ from rnnlib.data import (
 def test_zen_is_decoded_and_not_printed():
     # A fresh interpreter, so that `this` has not been imported yet.
     code = "from rnnlib.data import zen_of_python; t = zen_of_python(); assert len(t) > 500"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout == "", "zen_of_python printed to stdout"
     text = zen_of_python()
     assert text.startswith("The Zen of Python, by Tim Peters")

@@ -10,7 +10,7 @@ from oracle import FORWARD_TOL, GRAD_TOL, NUMERIC_TOL
 
 import rnnlib as R
 
-SHAPES = [(1, 1, 1, 1), (2, 3, 4, 5), (3, 6, 2, 7), (4, 1, 5, 2)]   # (N, T, D, V or M)
+SHAPES = [(1, 1, 1, 1), (2, 3, 4, 5), (3, 6, 2, 7), (4, 1, 5, 2)]  # (N, T, D, V or M)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -18,7 +18,7 @@ def test_word_embedding_matches_torch(shape):
     N, T, D, V = shape
     rng = np.random.default_rng(sum(shape))
     x = rng.integers(0, V, size=(N, T))
-    x[0, 0] = x[-1, -1]            # make sure some word repeats, so dW must accumulate
+    x[0, 0] = x[-1, -1]  # make sure some word repeats, so dW must accumulate
     W = rng.standard_normal((V, D))
     dout = rng.standard_normal((N, T, D))
     out, cache = R.word_embedding_forward(x, W)
@@ -35,7 +35,9 @@ def test_word_embedding_any_index_shape_and_errors():
     assert np.array_equal(out, W[[3, 0, 3]])
     dW = R.word_embedding_backward(np.ones((3, 3)), cache)
     assert np.array_equal(dW, np.array([[1.0] * 3, [0.0] * 3, [0.0] * 3, [2.0] * 3]))
-    with pytest.raises(ValueError, match=r"x holds values in \[0, 4\]; expected integers in \[0, V\)"):
+    with pytest.raises(
+        ValueError, match=r"x holds values in \[0, 4\]; expected integers in \[0, V\)"
+    ):
         R.word_embedding_forward(np.array([[0, 4]]), W)
     with pytest.raises(ValueError, match="x must hold integer indices"):
         R.word_embedding_forward(np.array([[0.0, 1.0]]), W)
@@ -64,7 +66,8 @@ def test_temporal_affine_finite_differences():
     analytic = R.temporal_affine_backward(dout, R.temporal_affine_forward(*args)[1])
     for k, name in enumerate(("dx", "dw", "db")):
         numeric = R.eval_numerical_gradient_array(
-            lambda _: R.temporal_affine_forward(*args)[0], args[k], dout)
+            lambda _: R.temporal_affine_forward(*args)[0], args[k], dout
+        )
         assert R.rel_error(analytic[k], numeric) < NUMERIC_TOL, name
 
 
@@ -137,14 +140,14 @@ def test_temporal_softmax_loss_huge_scores_and_errors():
 def test_sigmoid_is_stable_and_accurate():
     x = np.linspace(-745, 745, 20001)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")      # no overflow warning may escape
+        warnings.simplefilter("error")  # no overflow warning may escape
         s = R.sigmoid(x)
         s32 = R.sigmoid(x.astype(np.float32))
     ref = torch.sigmoid(torch.tensor(x)).numpy()
     assert R.rel_error(s, ref) < 1e-13, "sigmoid loses relative precision on a tail"
     assert s32.dtype == np.float32 and np.all(np.isfinite(s32))
     assert R.sigmoid(np.array(-1e6))[()] == 0.0 and R.sigmoid(np.array(1e6))[()] == 1.0
-    assert R.sigmoid(np.array([0]))[0] == 0.5       # integers are accepted
+    assert R.sigmoid(np.array([0]))[0] == 0.5  # integers are accepted
     buf = np.array([-2.0, 0.0, 2.0])
     out = R.sigmoid(buf, out=buf)
     assert out is buf and abs(buf[0] + buf[2] - 1) < 1e-15
@@ -159,7 +162,9 @@ def test_sigmoid_in_place_on_strided_views(dtype):
             view = base[1::step][:n]
             expected = 1 / (1 + np.exp(-view.astype(np.float64)))
             R.sigmoid(view, out=view)
-            assert np.max(np.abs(view - expected)) < 1e-6, f"stride {step}, length {n}, {dtype.__name__}"
+            assert np.max(np.abs(view - expected)) < 1e-6, (
+                f"stride {step}, length {n}, {dtype.__name__}"
+            )
 
 
 def test_softmax_and_log_softmax_match_torch_on_large_scores():

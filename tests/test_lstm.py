@@ -82,13 +82,14 @@ def test_gate_order_is_i_f_g_o():
     # and check c_t = c_{t-1}, h_t = sigma(b_o) * tanh(c_t).
     N, H = 2, 3
     b = np.zeros(4 * H)
-    b[:H] = -50.0          # input gate closed
-    b[H:2 * H] = 50.0      # forget gate open
-    b[2 * H:3 * H] = 1.0   # candidate (blocked by the closed input gate)
-    b[3 * H:] = 0.0        # output gate half open
+    b[:H] = -50.0  # input gate closed
+    b[H : 2 * H] = 50.0  # forget gate open
+    b[2 * H : 3 * H] = 1.0  # candidate (blocked by the closed input gate)
+    b[3 * H :] = 0.0  # output gate half open
     c_prev = np.linspace(-1, 1, N * H).reshape(N, H)
-    h, c, _ = R.lstm_step_forward(np.zeros((N, 1)), np.zeros((N, H)), c_prev,
-                                  np.zeros((1, 4 * H)), np.zeros((H, 4 * H)), b)
+    h, c, _ = R.lstm_step_forward(
+        np.zeros((N, 1)), np.zeros((N, H)), c_prev, np.zeros((1, 4 * H)), np.zeros((H, 4 * H)), b
+    )
     assert np.allclose(c, c_prev, atol=1e-15, rtol=0), "gate blocks are not ordered (i, f, g, o)"
     assert np.allclose(h, 0.5 * np.tanh(c_prev), atol=1e-15, rtol=0)
 
@@ -122,13 +123,15 @@ def test_step_and_sequence_agree(peephole):
         sums.append(np.zeros_like(p))
     dh_next, dc_next = np.zeros((N, H)), np.zeros((N, H))
     for t in reversed(range(T)):
-        dx[:, t], dh_next, dc_next, *g = step_backward(peephole)(dh[:, t] + dh_next, dc_next,
-                                                                 caches[t])
+        dx[:, t], dh_next, dc_next, *g = step_backward(peephole)(
+            dh[:, t] + dh_next, dc_next, caches[t]
+        )
         for acc, gk in zip(sums, g):
             acc += gk
     names = SEQ_NAMES + (("dpeephole",) if peephole else ())
-    assert_grads_close(sequence_backward(peephole)(dh, cache), (dx, dh_next, *sums), names,
-                       tol=AGREE_TOL)
+    assert_grads_close(
+        sequence_backward(peephole)(dh, cache), (dx, dh_next, *sums), names, tol=AGREE_TOL
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -141,14 +144,18 @@ def test_sequence_agrees_with_steps_on_tiny_shapes(dtype):
         for H in (1, 2):
             for T in range(1, 9):
                 rng = np.random.default_rng(100 * N + 10 * H + T)
-                x, h0, Wx, Wh, b, _ = (a if a is None else a.astype(dtype)
-                                       for a in lstm_case(rng, N, T, 1, H, peephole=False))
+                x, h0, Wx, Wh, b, _ = (
+                    a if a is None else a.astype(dtype)
+                    for a in lstm_case(rng, N, T, 1, H, peephole=False)
+                )
                 h, _ = R.lstm_forward(x, h0, Wx, Wh, b)
                 h_prev, c_prev = h0, np.zeros_like(h0)
                 for t in range(T):
                     h_prev, c_prev, _ = R.lstm_step_forward(x[:, t], h_prev, c_prev, Wx, Wh, b)
                     err = np.max(np.abs(h[:, t] - h_prev))
-                    assert err < tol, f"N={N} T={T} H={H} {dtype.__name__}: step {t} differs by {err:.2e}"
+                    assert err < tol, (
+                        f"N={N} T={T} H={H} {dtype.__name__}: step {t} differs by {err:.2e}"
+                    )
 
 
 @pytest.mark.parametrize("peephole", [False, True], ids=["plain", "peephole"])

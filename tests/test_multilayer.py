@@ -1,4 +1,5 @@
-"""Stacked and bidirectional networks against torch (nn.RNN/nn.LSTM where they match, ops otherwise)."""
+"""Stacked and bidirectional networks against torch (nn.RNN/nn.LSTM where they match, ops
+otherwise)."""
 
 import numpy as np
 import oracle
@@ -12,9 +13,11 @@ BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
 
 def random_layer(rng, D, H, cell, scale=0.5):
     k = BLOCKS[cell]
-    return {"Wx": rng.standard_normal((D, k * H)) * scale,
-            "Wh": rng.standard_normal((H, k * H)) * scale,
-            "b": rng.standard_normal(k * H) * scale}
+    return {
+        "Wx": rng.standard_normal((D, k * H)) * scale,
+        "Wh": rng.standard_normal((H, k * H)) * scale,
+        "b": rng.standard_normal(k * H) * scale,
+    }
 
 
 def assert_dicts_close(ours, theirs, where):
@@ -24,10 +27,15 @@ def assert_dicts_close(ours, theirs, where):
         assert err < GRAD_TOL, f"{where} d{name}: rel_error {err:.2e}"
 
 
-@pytest.mark.parametrize("cell, activation", [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"),
-                                              ("lstm", "tanh"), ("gru", "tanh")])
-@pytest.mark.parametrize("sizes", [(3, [4, 4]), (2, [5, 5, 5]), (1, [1, 1]), (3, [4, 2, 6])],
-                         ids=["2x4", "3x5", "2x1", "4-2-6"])
+@pytest.mark.parametrize(
+    "cell, activation",
+    [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", "tanh"), ("gru", "tanh")],
+)
+@pytest.mark.parametrize(
+    "sizes",
+    [(3, [4, 4]), (2, [5, 5, 5]), (1, [1, 1]), (3, [4, 2, 6])],
+    ids=["2x4", "3x5", "2x1", "4-2-6"],
+)
 def test_stacked_matches_torch(cell, activation, sizes):
     D, Hs = sizes
     N, T = 2, 4
@@ -38,8 +46,9 @@ def test_stacked_matches_torch(cell, activation, sizes):
     h0 = [rng.standard_normal((N, H)) * 0.5 for H in Hs]
     dh = rng.standard_normal((N, T, Hs[-1]))
     h, cache = R.stacked_forward(x, h0, layers, cell=cell, activation=activation)
-    h_ref, (dx_ref, dh0_ref, grads_ref) = oracle.stacked(x, layers, dh, cell, h0=h0,
-                                                         activation=activation)
+    h_ref, (dx_ref, dh0_ref, grads_ref) = oracle.stacked(
+        x, layers, dh, cell, h0=h0, activation=activation
+    )
     assert h.shape == (N, T, Hs[-1])
     assert R.rel_error(h, h_ref) < FORWARD_TOL
     dx, dh0, grads = R.stacked_backward(dh, cache)
@@ -81,12 +90,14 @@ def test_stacked_lstm_with_peepholes_matches_ops():
     assert R.rel_error(h, oracle.numpy(h_t)) < FORWARD_TOL
     assert R.rel_error(dx, dx_ref) < GRAD_TOL
     for k in range(2):
-        ref = dict(zip(("Wx", "Wh", "b", "peephole"), flat[4 * k:4 * k + 4]))
+        ref = dict(zip(("Wx", "Wh", "b", "peephole"), flat[4 * k : 4 * k + 4]))
         assert_dicts_close(grads[k], ref, f"layer {k}")
 
 
-@pytest.mark.parametrize("cell, activation", [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"),
-                                              ("lstm", "tanh"), ("gru", "tanh")])
+@pytest.mark.parametrize(
+    "cell, activation",
+    [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", "tanh"), ("gru", "tanh")],
+)
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 4, 3, 5), (3, 6, 2, 2)])
 def test_bidirectional_matches_torch(cell, activation, shape):
     N, T, D, H = shape
@@ -95,8 +106,9 @@ def test_bidirectional_matches_torch(cell, activation, shape):
     x = rng.standard_normal((N, T, D))
     dout = rng.standard_normal((N, T, 2 * H))
     out, cache = R.bidirectional_forward(x, None, p_fw, p_bw, cell=cell, activation=activation)
-    out_ref, (dx_ref, g_fw_ref, g_bw_ref) = oracle.bidirectional(x, p_fw, p_bw, dout, cell,
-                                                                 activation)
+    out_ref, (dx_ref, g_fw_ref, g_bw_ref) = oracle.bidirectional(
+        x, p_fw, p_bw, dout, cell, activation
+    )
     assert out.shape == (N, T, 2 * H)
     assert R.rel_error(out, out_ref) < FORWARD_TOL
     dx, (dh0_fw, dh0_bw), g_fw, g_bw = R.bidirectional_backward(dout, cache)

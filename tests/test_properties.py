@@ -1,4 +1,5 @@
-"""Property tests (hypothesis): shapes and dtypes for random sizes, and shape errors that name the argument."""
+"""Property tests (hypothesis): shapes and dtypes for random sizes, and shape errors that name
+the argument."""
 
 import re
 
@@ -9,8 +10,7 @@ from hypothesis import strategies as st
 
 import rnnlib as R
 
-SETTINGS = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 sizes = st.integers(min_value=1, max_value=4)
 dtypes = st.sampled_from([np.float32, np.float64])
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
@@ -34,9 +34,12 @@ def make_args(cell, N, T, D, H, dtype, seed, step, peephole=False):
 
 
 FORWARD = {
-    ("rnn", True): R.rnn_step_forward, ("rnn", False): R.rnn_forward,
-    ("lstm", True): R.lstm_step_forward, ("lstm", False): R.lstm_forward,
-    ("gru", True): R.gru_step_forward, ("gru", False): R.gru_forward,
+    ("rnn", True): R.rnn_step_forward,
+    ("rnn", False): R.rnn_forward,
+    ("lstm", True): R.lstm_step_forward,
+    ("lstm", False): R.lstm_forward,
+    ("gru", True): R.gru_step_forward,
+    ("gru", False): R.gru_forward,
 }
 
 
@@ -61,10 +64,18 @@ def run(cell, step, args, rng):
 
 
 @SETTINGS
-@given(cell=st.sampled_from(["rnn", "lstm", "gru"]), step=st.booleans(), peephole=st.booleans(),
-       N=sizes, T=sizes, D=sizes, H=sizes, dtype=dtypes, seed=seeds)
-def test_shapes_and_dtypes_of_outputs_and_gradients(cell, step, peephole, N, T, D, H, dtype,
-                                                    seed):
+@given(
+    cell=st.sampled_from(["rnn", "lstm", "gru"]),
+    step=st.booleans(),
+    peephole=st.booleans(),
+    N=sizes,
+    T=sizes,
+    D=sizes,
+    H=sizes,
+    dtype=dtypes,
+    seed=seeds,
+)
+def test_shapes_and_dtypes_of_outputs_and_gradients(cell, step, peephole, N, T, D, H, dtype, seed):
     peephole = peephole and cell == "lstm"
     args = make_args(cell, N, T, D, H, dtype, seed, step, peephole)
     outputs, grads = run(cell, step, args, np.random.default_rng(seed + 1))
@@ -80,8 +91,7 @@ def test_shapes_and_dtypes_of_outputs_and_gradients(cell, step, peephole, N, T, 
 
 
 @SETTINGS
-@given(cell=st.sampled_from(["rnn", "lstm", "gru"]), N=sizes, T=sizes, D=sizes, H=sizes,
-       seed=seeds)
+@given(cell=st.sampled_from(["rnn", "lstm", "gru"]), N=sizes, T=sizes, D=sizes, H=sizes, seed=seeds)
 def test_float32_is_close_to_float64(cell, N, T, D, H, seed):
     a64 = make_args(cell, N, T, D, H, np.float64, seed, step=False)
     a32 = {k: v.astype(np.float32) for k, v in a64.items()}
@@ -93,10 +103,19 @@ def test_float32_is_close_to_float64(cell, N, T, D, H, seed):
 
 
 @SETTINGS
-@given(cell=st.sampled_from(["rnn", "lstm", "gru"]), step=st.booleans(), peephole=st.booleans(),
-       N=sizes, T=sizes, D=sizes, H=sizes, data=st.data())
-def test_a_wrong_shape_raises_a_value_error_naming_the_argument(cell, step, peephole, N, T, D, H,
-                                                                data):
+@given(
+    cell=st.sampled_from(["rnn", "lstm", "gru"]),
+    step=st.booleans(),
+    peephole=st.booleans(),
+    N=sizes,
+    T=sizes,
+    D=sizes,
+    H=sizes,
+    data=st.data(),
+)
+def test_a_wrong_shape_raises_a_value_error_naming_the_argument(
+    cell, step, peephole, N, T, D, H, data
+):
     peephole = peephole and cell == "lstm"
     args = make_args(cell, N, T, D, H, np.float64, 0, step, peephole)
     name = data.draw(st.sampled_from(sorted(args)), label="argument")
@@ -148,7 +167,7 @@ def test_embedding_and_temporal_affine_shapes_and_dtypes(N, T, D, M, V, dtype, s
     out, cache = R.word_embedding_forward(idx, W)
     dW = R.word_embedding_backward(np.ones_like(out), cache)
     assert out.shape == (N, T, D) and out.dtype == dtype and dW.dtype == dtype
-    assert dW.sum() == pytest.approx(N * T * D)   # every lookup contributes its ones
+    assert dW.sum() == pytest.approx(N * T * D)  # every lookup contributes its ones
     w = rng.standard_normal((D, M)).astype(dtype)
     b = rng.standard_normal(M).astype(dtype)
     out2, cache2 = R.temporal_affine_forward(out, w, b)

@@ -89,8 +89,12 @@ def test_step_and_sequence_agree(activation):
         dWx += gWx
         dWh += gWh
         db += gb
-    assert_grads_close(R.rnn_backward(dh, cache), (dx, dh_next, dWx, dWh, db),
-                       ("dx", "dh0", "dWx", "dWh", "db"), tol=AGREE_TOL)
+    assert_grads_close(
+        R.rnn_backward(dh, cache),
+        (dx, dh_next, dWx, dWh, db),
+        ("dx", "dh0", "dWx", "dWh", "db"),
+        tol=AGREE_TOL,
+    )
 
 
 @pytest.mark.parametrize("activation", R.ACTIVATIONS)
@@ -102,12 +106,15 @@ def test_sequence_gradients_match_finite_differences(activation):
     _, cache = R.rnn_forward(*args, activation=activation)
     analytic = R.rnn_backward(dh, cache)
     for k, name in enumerate(("dx", "dh0", "dWx", "dWh", "db")):
+
         def f(_, k=k):
             return R.rnn_forward(*args, activation=activation)[0]
 
         numeric = R.eval_numerical_gradient_array(f, args[k], dh)
         err = R.rel_error(analytic[k], numeric)
-        assert err < NUMERIC_TOL, f"{name} ({activation}): rel_error {err:.2e} vs finite differences"
+        assert err < NUMERIC_TOL, (
+            f"{name} ({activation}): rel_error {err:.2e} vs finite differences"
+        )
 
 
 def test_step_gradients_match_finite_differences():
@@ -117,7 +124,9 @@ def test_step_gradients_match_finite_differences():
     _, cache = R.rnn_step_forward(*args)
     analytic = R.rnn_step_backward(dh, cache)
     for k, name in enumerate(NAMES):
-        numeric = R.eval_numerical_gradient_array(lambda _: R.rnn_step_forward(*args)[0], args[k], dh)
+        numeric = R.eval_numerical_gradient_array(
+            lambda _: R.rnn_step_forward(*args)[0], args[k], dh
+        )
         err = R.rel_error(analytic[k], numeric)
         assert err < NUMERIC_TOL, f"{name}: rel_error {err:.2e} vs finite differences"
 

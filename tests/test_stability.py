@@ -99,7 +99,11 @@ def test_scale_to_spectral_radius_and_singular_value():
 
 def test_impulse_response_is_matrix_power():
     rng = np.random.default_rng(2)
-    W, C, x0 = rng.standard_normal((4, 4)) * 0.5, rng.standard_normal((4, 3)), rng.standard_normal(3)
+    W, C, x0 = (
+        rng.standard_normal((4, 4)) * 0.5,
+        rng.standard_normal((4, 3)),
+        rng.standard_normal(3),
+    )
     h = sb.impulse_response(W, C, x0, 12)
     expected = np.stack([np.linalg.matrix_power(W, t) @ C @ x0 for t in range(12)])
     assert rel_error(h, expected) < 1e-12
@@ -117,8 +121,12 @@ def test_simulate_recurrence_matches_a_plain_loop():
             rows.append(h_prev)
         got = sb.simulate_recurrence(W, C, x, b=b, h0=h0, activation=name)
         assert rel_error(got, np.stack(rows)) < 1e-12, name
-    assert sb.simulate_recurrence(W.astype(np.float32), C.astype(np.float32),
-                                  x.astype(np.float32)).dtype == np.float32
+    assert (
+        sb.simulate_recurrence(
+            W.astype(np.float32), C.astype(np.float32), x.astype(np.float32)
+        ).dtype
+        == np.float32
+    )
 
 
 def test_simulate_recurrence_rejects_bad_shapes():
@@ -186,7 +194,9 @@ def test_backprop_through_jacobians_equals_rnn_backward(activation):
     th0 = t64(h0)
     hp, states = th0, []
     for t in range(9):
-        hp = TORCH_ACT[activation](t64(x[:, t], False) @ t64(Wx, False) + hp @ t64(Wh, False) + t64(b, False))
+        hp = TORCH_ACT[activation](
+            t64(x[:, t], False) @ t64(Wx, False) + hp @ t64(Wh, False) + t64(b, False)
+        )
         hp.retain_grad()
         states.append(hp)
     (states[-1] * t64(g_last, False)).sum().backward()
@@ -195,8 +205,11 @@ def test_backprop_through_jacobians_equals_rnn_backward(activation):
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), scale=st.floats(0.1, 3.0),
-       activation=st.sampled_from(["tanh", "sigmoid", "relu"]))
+@given(
+    seed=st.integers(0, 10_000),
+    scale=st.floats(0.1, 3.0),
+    activation=st.sampled_from(["tanh", "sigmoid", "relu"]),
+)
 def test_gradient_norm_bound_holds(seed, scale, activation):
     rng = np.random.default_rng(seed)
     x, h0, Wx, _, b = rnn_data(rng, T=12)
@@ -219,7 +232,7 @@ def test_small_singular_value_is_sufficient_for_vanishing(activation):
     g_last = rng.standard_normal((3, 5))
     grads, _ = sb.backprop_through_jacobians(sb.hidden_state_jacobians(h, Wh, activation), g_last)
     ratio = np.linalg.norm(grads[:, 0], axis=1) / np.linalg.norm(g_last, axis=1)
-    assert np.all(ratio <= 0.9 ** 29 * (1 + 1e-9))
+    assert np.all(ratio <= 0.9**29 * (1 + 1e-9))
 
 
 def test_jacobian_shape_errors_name_the_argument():
@@ -272,7 +285,9 @@ def test_leaky_rnn_finite_differences_and_dtype():
     dh = rng.standard_normal((2, 4, 3))
     _, cache = sb.leaky_rnn_forward(x, h0, Wx, Wh, b, 0.25)
     _, _, _, dWh, _ = sb.leaky_rnn_backward(dh, cache)
-    num = eval_numerical_gradient_array(lambda W: sb.leaky_rnn_forward(x, h0, Wx, W, b, 0.25)[0], Wh, dh)
+    num = eval_numerical_gradient_array(
+        lambda W: sb.leaky_rnn_forward(x, h0, Wx, W, b, 0.25)[0], Wh, dh
+    )
     assert rel_error(dWh, num) < 1e-7
     h32, cache32 = sb.leaky_rnn_forward(*(a.astype(np.float32) for a in (x, h0, Wx, Wh, b)), 0.25)
     assert h32.dtype == np.float32
@@ -288,8 +303,9 @@ def test_leaky_unit_time_constant_sets_the_memory():
     x = np.zeros((1, 60, 1))
     x[0, 0, 0] = 1.0
     for tau in (2.0, 10.0):
-        h, _ = sb.leaky_rnn_forward(x, np.zeros((1, 1)), np.ones((1, 1)), np.zeros((1, 1)),
-                                    np.zeros(1), 1 / tau, "identity")
+        h, _ = sb.leaky_rnn_forward(
+            x, np.zeros((1, 1)), np.ones((1, 1)), np.zeros((1, 1)), np.zeros(1), 1 / tau, "identity"
+        )
         assert rel_error(h[0, :, 0], (1 / tau) * (1 - 1 / tau) ** np.arange(60)) < 1e-12
 
 
@@ -422,9 +438,9 @@ def test_mlp_gradient_norms_match_torch(activation, scheme):
 
 def test_mlp_init_variances():
     rng = np.random.default_rng(15)
-    (W_t, _), = sb.mlp_init([400, 300], rng, "torch")
-    (W_l, b_l), = sb.mlp_init([400, 300], rng, "lecun")
-    (W_h, _), = sb.mlp_init([400, 300], rng, "he")
+    ((W_t, _),) = sb.mlp_init([400, 300], rng, "torch")
+    ((W_l, b_l),) = sb.mlp_init([400, 300], rng, "lecun")
+    ((W_h, _),) = sb.mlp_init([400, 300], rng, "he")
     assert W_t.dtype == np.float32 and np.all(b_l == 0)
     assert abs(W_t.var() * 3 * 400 - 1) < 0.05
     assert abs(W_l.var() * 400 - 1) < 0.05
@@ -444,8 +460,13 @@ def _vanilla_backward(dh, cache):
 
 
 def _params(rng, H=8, scale=1.0):
-    return {"Wx": rng.standard_normal((2, H)) * 0.5, "Wh": rng.standard_normal((H, H)) * scale / np.sqrt(H),
-            "b": np.zeros(H), "Wy": rng.standard_normal((H, 1)) * 0.1, "by": np.zeros(1)}
+    return {
+        "Wx": rng.standard_normal((2, H)) * 0.5,
+        "Wh": rng.standard_normal((H, H)) * scale / np.sqrt(H),
+        "b": np.zeros(H),
+        "Wy": rng.standard_normal((H, 1)) * 0.1,
+        "by": np.zeros(1),
+    }
 
 
 def _short_sum_task(rng):
@@ -460,7 +481,9 @@ def test_training_loop_learns_a_short_task():
     rng = np.random.default_rng(16)
     sample = _short_sum_task(rng)
     p = _params(rng)
-    hist = sb.train_last_step_regressor(_vanilla, _vanilla_backward, p, sample, 300, 1e-2, max_norm=5.0)
+    hist = sb.train_last_step_regressor(
+        _vanilla, _vanilla_backward, p, sample, 300, 1e-2, max_norm=5.0
+    )
     assert not hist["diverged"]
     assert np.mean(hist["loss"][-20:]) < 0.1 * np.mean(hist["loss"][:5])
     assert max(hist["grad_norm"]) > 0
@@ -476,11 +499,14 @@ def test_training_loop_gradient_matches_finite_differences():
 
     def loss_of(Wh):
         h, _ = _vanilla(x, {**start, "Wh": Wh})
-        return np.mean(((h[:, -1] @ start["Wy"] + start["by"])[:, 0] - y) ** 2) + 0.05 * np.sum(Wh**2)
+        return np.mean(((h[:, -1] @ start["Wy"] + start["by"])[:, 0] - y) ** 2) + 0.05 * np.sum(
+            Wh**2
+        )
 
     num = eval_numerical_gradient_array(lambda W: np.array(loss_of(W)), start["Wh"], np.array(1.0))
-    sb.train_last_step_regressor(_vanilla, _vanilla_backward, p, lambda: (x, y), 1, 1e-4,
-                                 weight_decay=0.1)
+    sb.train_last_step_regressor(
+        _vanilla, _vanilla_backward, p, lambda: (x, y), 1, 1e-4, weight_decay=0.1
+    )
     step = p["Wh"] - start["Wh"]
     significant = np.abs(num) > 1e-6
     assert np.all(np.sign(step[significant]) == -np.sign(num[significant]))
@@ -490,22 +516,27 @@ def test_training_loop_flags_divergence_and_clipping_caps_the_step():
     rng = np.random.default_rng(18)
     sample = _short_sum_task(rng)
     relu_forward = lambda x, p: rnn_forward(  # noqa: E731
-        x, np.zeros((x.shape[0], 8)), p["Wx"], p["Wh"], p["b"], activation="relu")
+        x, np.zeros((x.shape[0], 8)), p["Wx"], p["Wh"], p["b"], activation="relu"
+    )
     p = _params(np.random.default_rng(19), scale=1.0)
     p["Wh"] = 8.0 * np.eye(8)
     p["Wy"] = np.full((8, 1), 50.0)
-    hist = sb.train_last_step_regressor(relu_forward, _vanilla_backward, p, sample, 50, 1.0,
-                                        divergence_loss=1e4)
+    hist = sb.train_last_step_regressor(
+        relu_forward, _vanilla_backward, p, sample, 50, 1.0, divergence_loss=1e4
+    )
     assert hist["diverged"] and len(hist["loss"]) < 50
     runs = {}
     for max_norm in (None, 1e9, 1e-3):
         p = _params(np.random.default_rng(19))
         data = _short_sum_task(np.random.default_rng(20))
-        hist = sb.train_last_step_regressor(_vanilla, _vanilla_backward, p, data, 5, 1e-2,
-                                            max_norm=max_norm)
+        hist = sb.train_last_step_regressor(
+            _vanilla, _vanilla_backward, p, data, 5, 1e-2, max_norm=max_norm
+        )
         assert not hist["diverged"] and min(hist["grad_norm"]) > 1e-3
         runs[max_norm] = p["Wh"]
-    assert np.array_equal(runs[None], runs[1e9]), "a threshold above the norm must not change anything"
+    assert np.array_equal(runs[None], runs[1e9]), (
+        "a threshold above the norm must not change anything"
+    )
     assert not np.allclose(runs[None], runs[1e-3]), "clipping to 1e-3 had no effect"
 
 
@@ -517,7 +548,13 @@ def test_package_re_exports_every_public_name_of_its_modules():
         public = importlib.import_module(f"rnnlib.stability.{module}").__all__
         names |= set(public)
         for name in public:
-            assert getattr(sb, name) is getattr(importlib.import_module(f"rnnlib.stability.{module}"),
-                                                name)
-    assert names | {"ACTIVATIONS", "DERIVATIVE_BOUND", "activation_function",
-                    "activation_derivative", "derivative_from_output"} == set(sb.__all__)
+            assert getattr(sb, name) is getattr(
+                importlib.import_module(f"rnnlib.stability.{module}"), name
+            )
+    assert names | {
+        "ACTIVATIONS",
+        "DERIVATIVE_BOUND",
+        "activation_function",
+        "activation_derivative",
+        "derivative_from_output",
+    } == set(sb.__all__)

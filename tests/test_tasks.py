@@ -15,8 +15,8 @@ from rnnlib.tasks import (
     one_hot,
 )
 
-
 # ---------------------------------------------------------------- adding problem
+
 
 def test_adding_problem_shapes_and_dtypes():
     x, y = adding_problem(7, 11, rng=0)
@@ -33,7 +33,7 @@ def test_adding_problem_markers_and_targets():
     assert set(np.unique(markers)) == {0.0, 1.0}
     assert np.all(markers.sum(axis=1) == 2), "exactly two marked steps per sequence"
     assert np.all(markers[:, : T // 2].sum(axis=1) == 1), "one marker in the first half"
-    assert np.all(markers[:, T // 2:].sum(axis=1) == 1), "one marker in the second half"
+    assert np.all(markers[:, T // 2 :].sum(axis=1) == 1), "one marker in the second half"
     np.testing.assert_allclose(y, np.sum(x[:, :, 0] * markers, axis=1), rtol=0, atol=1e-15)
     assert np.all((x[:, :, 0] >= 0) & (x[:, :, 0] <= 1))
 
@@ -62,8 +62,9 @@ def test_adding_problem_smallest_length():
     np.testing.assert_allclose(y, x[:, :, 0].sum(axis=1))
 
 
-@pytest.mark.parametrize("kwargs, word", [({"num_samples": 3, "T": 1}, "T"),
-                                          ({"num_samples": 0, "T": 5}, "num_samples")])
+@pytest.mark.parametrize(
+    "kwargs, word", [({"num_samples": 3, "T": 1}, "T"), ({"num_samples": 0, "T": 5}, "num_samples")]
+)
 def test_adding_problem_rejects_bad_arguments(kwargs, word):
     with pytest.raises(ValueError, match=word):
         adding_problem(**kwargs)
@@ -75,6 +76,7 @@ def test_bad_rng_type_is_rejected():
 
 
 # ---------------------------------------------------------------- brace matching
+
 
 def _depth_profile(tokens, num_types):
     """Depth of the bracket stack after every step, per sequence."""
@@ -115,7 +117,9 @@ def test_brace_matching_labels_are_the_stack_answer():
     assert tokens.min() >= 0 and tokens.max() <= 4
     kinds, positions = innermost_open_bracket(tokens, 2)  # also checks every closer matches
     np.testing.assert_array_equal(kinds, y)
-    assert np.all(T - 1 - positions >= min_gap), "the key must be at least min_gap steps before the end"
+    assert np.all(T - 1 - positions >= min_gap), (
+        "the key must be at least min_gap steps before the end"
+    )
     # both labels appear about equally often, and the key spreads over the allowed positions
     assert abs(np.mean(y) - 0.5) < 0.05
     assert set(np.unique(positions)) == set(range(T - min_gap))
@@ -134,10 +138,12 @@ def test_brace_matching_nesting_and_balance():
     np.testing.assert_array_equal(depth[:, -1], after_key, "the segment after the key is balanced")
     # after the key the walk never drops below the key's depth
     for n in range(50):
-        assert np.all(depth[n, positions[n]:] >= after_key[n])
+        assert np.all(depth[n, positions[n] :] >= after_key[n])
     # the balanced segment is not trivially empty: it opens and closes brackets
-    opens_after_key = [(tokens[n, positions[n] + 1:] >= 1) & (tokens[n, positions[n] + 1:] <= 3)
-                       for n in range(len(tokens))]
+    opens_after_key = [
+        (tokens[n, positions[n] + 1 :] >= 1) & (tokens[n, positions[n] + 1 :] <= 3)
+        for n in range(len(tokens))
+    ]
     assert np.mean([o.sum() for o in opens_after_key]) > 3
 
 
@@ -150,12 +156,15 @@ def test_brace_matching_is_deterministic_and_seed_dependent():
     assert not np.array_equal(a[0], c[0])
 
 
-@pytest.mark.parametrize("kwargs, word", [
-    ({"T": 10, "min_gap": 10}, "min_gap"),
-    ({"T": 10, "max_depth": 1}, "max_depth"),
-    ({"T": 10, "p_filler": 1.0}, "p_filler"),
-    ({"T": 10, "num_types": 0}, "num_types"),
-])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"T": 10, "min_gap": 10}, "min_gap"),
+        ({"T": 10, "max_depth": 1}, "max_depth"),
+        ({"T": 10, "p_filler": 1.0}, "p_filler"),
+        ({"T": 10, "num_types": 0}, "num_types"),
+    ],
+)
 def test_brace_matching_rejects_bad_arguments(kwargs, word):
     with pytest.raises(ValueError, match=word):
         brace_matching(5, **kwargs)
@@ -170,10 +179,19 @@ def test_brace_matching_rejects_bad_arguments(kwargs, word):
     p_filler=st.floats(0.0, 0.9),
     seed=st.integers(0, 2**16),
 )
-def test_brace_matching_invariants_hold_for_any_setting(T, num_types, max_depth, gap_fraction, p_filler, seed):
+def test_brace_matching_invariants_hold_for_any_setting(
+    T, num_types, max_depth, gap_fraction, p_filler, seed
+):
     min_gap = int(gap_fraction * (T - 1))
-    tokens, y = brace_matching(16, T, num_types=num_types, max_depth=max_depth, min_gap=min_gap,
-                               p_filler=p_filler, rng=seed)
+    tokens, y = brace_matching(
+        16,
+        T,
+        num_types=num_types,
+        max_depth=max_depth,
+        min_gap=min_gap,
+        p_filler=p_filler,
+        rng=seed,
+    )
     assert tokens.shape == (16, T)
     assert tokens.min() >= 0 and tokens.max() <= 2 * num_types
     kinds, positions = innermost_open_bracket(tokens, num_types)
@@ -184,6 +202,7 @@ def test_brace_matching_invariants_hold_for_any_setting(T, num_types, max_depth,
 
 
 # ---------------------------------------------------------------- one-hot
+
 
 def test_one_hot():
     tokens = np.array([[0, 2], [1, 1]])

@@ -145,9 +145,11 @@ def train(model, clips: np.ndarray, labels: np.ndarray, steps: int, batch_size: 
     from torch import nn
 
     if steps < 1 or batch_size < 1:
-        raise ValueError(f"steps and batch_size: expected positive integers, got {steps}, {batch_size}")
+        raise ValueError("steps and batch_size: expected positive integers, "
+                         f"got {steps}, {batch_size}")
     if len(clips) != len(labels):
-        raise ValueError(f"clips and labels: expected the same length, got {len(clips)} and {len(labels)}")
+        raise ValueError("clips and labels: expected the same length, "
+                         f"got {len(clips)} and {len(labels)}")
     gen = torch.Generator().manual_seed(seed)
     x, y = torch.as_tensor(clips), torch.as_tensor(labels)
     opt = torch.optim.Adam(model.parameters(), lr=lr)

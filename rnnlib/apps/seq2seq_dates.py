@@ -76,7 +76,8 @@ def split_days(split: str) -> np.ndarray:
 
 
 def make_dates(n: int, seed: int = 0, split: str = "train"):
-    """``n`` (source, target, format index) triples of ``split``, reproducible from ``(seed, split)``."""
+    """``n`` (source, target, format index) triples of ``split``, reproducible from
+    ``(seed, split)``."""
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n: expected a positive integer, got {n!r}")
     days = split_days(split)
@@ -221,9 +222,11 @@ def train(model, src: np.ndarray, tgt: np.ndarray, steps: int, batch_size: int =
     from torch import nn
 
     if steps < 1 or batch_size < 1:
-        raise ValueError(f"steps and batch_size: expected positive integers, got {steps}, {batch_size}")
+        raise ValueError("steps and batch_size: expected positive integers, "
+                         f"got {steps}, {batch_size}")
     if len(src) != len(tgt):
-        raise ValueError(f"src and tgt: expected the same number of rows, got {len(src)} and {len(tgt)}")
+        raise ValueError("src and tgt: expected the same number of rows, "
+                         f"got {len(src)} and {len(tgt)}")
     gen = torch.Generator().manual_seed(seed)
     src_t, tgt_t = torch.as_tensor(src), torch.as_tensor(tgt)
     opt = torch.optim.Adam(model.parameters(), lr=lr)

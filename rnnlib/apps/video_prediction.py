@@ -93,7 +93,8 @@ def mean_of_inputs(inputs: np.ndarray, horizon: int) -> np.ndarray:
 def mse_per_step(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Mean squared error per pixel for each future step, ``(horizon,)``."""
     if pred.shape != target.shape:
-        raise ValueError(f"pred and target: expected the same shape, got {pred.shape} and {target.shape}")
+        raise ValueError("pred and target: expected the same shape, "
+                         f"got {pred.shape} and {target.shape}")
     return ((pred - target) ** 2).mean(axis=tuple(i for i in range(pred.ndim) if i != 1))
 
 
@@ -153,7 +154,8 @@ def train(model, clips: np.ndarray, t_in: int, steps: int, batch_size: int = 32,
     if not 1 <= t_in < clips.shape[1]:
         raise ValueError(f"t_in: expected 1 <= t_in < T = {clips.shape[1]}, got {t_in}")
     if steps < 1 or batch_size < 1:
-        raise ValueError(f"steps and batch_size: expected positive integers, got {steps}, {batch_size}")
+        raise ValueError("steps and batch_size: expected positive integers, "
+                         f"got {steps}, {batch_size}")
     gen = torch.Generator().manual_seed(seed)
     x = torch.as_tensor(clips)
     horizon = x.shape[1] - t_in
