@@ -42,18 +42,8 @@ def relative_difference(got, expected):
     return float(np.max(np.abs(got - expected), initial=0.0)) / scale
 
 
-class SelfCheckFailed(AssertionError):
-    """A failed self-check. IPython shows only the one-line message, no traceback: the
-    traceback would point into the checker (and its reference code), not the student's cell.
-    Exceptions raised by the student's own code are not wrapped, so theirs keep pointing
-    into the student's cell."""
-
-    def _render_traceback_(self):
-        return [f"SelfCheckFailed: {self}"]
-
-
 def fail(fn_name, message):
-    raise SelfCheckFailed(f"{fn_name}: {message}") from None
+    raise AssertionError(f"{fn_name}: {message}")
 
 
 def ok(fn_name, message):
@@ -69,11 +59,11 @@ def copy_args(args):
 def call(fn_name, fn, *args, where=WHERE):
     """Call a student's function; turn NotImplementedError into a clear instruction."""
     if not callable(fn):
-        raise SelfCheckFailed(f"{fn_name} is not a function: run {where} first")
+        raise AssertionError(f"{fn_name} is not a function: run {where} first")
     try:
         return fn(*copy_args(args))
     except NotImplementedError:
-        raise SelfCheckFailed(
+        raise AssertionError(
             f"{fn_name} is not implemented yet: fill in {where} (replace "
             f"`raise NotImplementedError()` with your code), run it, then run this check again."
         ) from None
