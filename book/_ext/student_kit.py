@@ -266,6 +266,53 @@ def _replay(name):
 '''
 
 
+CELLS_MODULE = '''"""The cell kinds and their gate blocks, as in the course's rnnlib.cells.
+
+The student kit has no implementation of the cells (you write them in the assignments), so
+each kind here carries its name and gates only: enough for the initialisers.
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Cell:
+    name: str
+    gates: tuple
+    has_cell_state: bool
+
+    @property
+    def blocks(self):
+        """Number of gate blocks ``k``: ``Wx`` is (D, kH)."""
+        return len(self.gates)
+
+
+REGISTRY = {REGISTRY}
+CELLS = tuple(REGISTRY)
+
+
+def get_cell(cell, argument="cell"):
+    if not isinstance(cell, str) or cell not in REGISTRY:
+        raise ValueError(f"{argument} is {cell!r}; expected one of {CELLS}")
+    return REGISTRY[cell]
+
+
+def blocks(cell, argument="cell"):
+    return get_cell(cell, argument).blocks
+'''
+
+
+def cells_module(root: Path) -> str:
+    """The kit's ``rnnlib/cells.py``: the course registry's kinds and gates, without functions."""
+    sys.path.insert(0, str(root))
+    try:
+        from rnnlib.cells import REGISTRY
+    finally:
+        sys.path.pop(0)
+    entries = ", ".join(f"{name!r}: Cell({name!r}, {cell.gates!r}, {cell.has_cell_state!r})"
+                        for name, cell in REGISTRY.items())
+    return CELLS_MODULE.replace("{REGISTRY}", "{" + entries + "}")
+
+
 def _call_key_source() -> str:
     import inspect
 
@@ -289,6 +336,8 @@ def build_wheel(root: Path, out: Path) -> Path:
             exports += [(mod, t.id) for n in tree.body if isinstance(n, ast.Assign)
                         for t in n.targets if isinstance(t, ast.Name) and t.id.isupper()
                         and not t.id.startswith("_")]
+    if any("from .cells import" in files[f"rnnlib/{m}.py"].decode() for m in HELPER_MODULES):
+        files["rnnlib/cells.py"] = cells_module(root).encode()
     replayed = sorted(used)
     reference = (REFERENCE_MODULE.replace("CALL_KEY_SOURCE = None  # replaced below by the build\n",
                                           _call_key_source())
