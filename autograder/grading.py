@@ -147,12 +147,18 @@ def _empty_parts(ctx, reason):
                        bonus=p.name in ctx.source.bonus) for p in ctx.parts]
 
 
+# what a Record keeps of where its Submission came from
+SUBMISSION_FIELDS = ("display_name", "lms_id", "late", "submitted_at", "original_name",
+                     "layout")
+
+
 def grade_submission(ctx, submission):
     """The Record of one submission. Never raises."""
     started = time.monotonic()
     record = Record(student=submission.student, assignment=ctx.assignment,
                     max=ctx.source.max_points, started=time.time(), grader=ctx.fingerprint,
-                    sandbox={"mode": ctx.mode, "isolated": ctx.mode == "bwrap"})
+                    sandbox={"mode": ctx.mode, "isolated": ctx.mode == "bwrap"},
+                    **{name: getattr(submission, name) for name in SUBMISSION_FIELDS})
     try:
         if submission.notebook is None:
             record.status = "no notebook"

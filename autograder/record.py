@@ -10,8 +10,10 @@ the schema had a number (the grader 1.0 dicts) hold the same fields and are read
 import json
 from dataclasses import asdict, dataclass, field, fields
 
-SCHEMA_VERSION = 2
-READABLE_SCHEMAS = (1, 2)  # 1: the dict records of grader 1.0, same fields, no "schema"
+SCHEMA_VERSION = 3
+# 1: the dict records of grader 1.0, same fields, no "schema"; 3 adds where the submission
+# came from (display_name ... layout), absent and empty in older records
+READABLE_SCHEMAS = (1, 2, 3)
 
 
 def capped_total(normal, bonus, maximum):
@@ -63,6 +65,13 @@ class Record:
     seconds: float = 0.0
     student_seconds: float = 0.0
     graded_at: str = ""
+    # where the submission came from (copied from the Submission; see submissions.py)
+    display_name: str = ""
+    lms_id: str = ""
+    late: bool = False
+    submitted_at: str = ""
+    original_name: str = ""
+    layout: str = ""
 
     @property
     def bonus(self):

@@ -31,9 +31,22 @@ ID_CHARS = re.compile(r"[^A-Za-z0-9._@+-]")
 
 @dataclass
 class Submission:
+    """One student's hand-in as found on disk.
+
+    ``student`` is the id the gradebook knows; the other fields say where it came from, and
+    are copied into the grading Record so that the summary, the export and the feedback page
+    can show them.
+    """
     student: str
     notebook: Path = None   # None when there is no usable notebook
     problem: str = ""       # why there is none
+    status: str = ""        # "" (decided by grading), "no notebook", "unreadable", ...
+    display_name: str = ""  # the name the LMS shows, when the layout carries one
+    lms_id: str = ""        # the LMS's own user id (Canvas user id, Moodle participant id)
+    late: bool = False      # the LMS marked the hand-in late
+    submitted_at: str = ""  # ISO 8601 with offset, when known (LMS name, timestamp.txt)
+    original_name: str = "" # the notebook's path inside the submission, as handed in
+    layout: str = ""        # the layout it was found in: folders, flat, canvas, moodle, ...
 
 
 def normalize_id(raw):

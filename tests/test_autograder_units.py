@@ -25,7 +25,7 @@ from autograder.notebooks import (
     solution_cells,
     strip_magics,
 )
-from autograder.record import PartResult, Record, capped_total
+from autograder.record import SCHEMA_VERSION, PartResult, Record, capped_total
 from autograder.spec import hidden_cases
 from autograder.submissions import Submission, collect, normalize_id, safe_extract
 
@@ -289,7 +289,8 @@ def test_a_record_survives_its_json_round_trip():
     again = Record.from_json(record.to_json())
     assert again == record
     data = json.loads(record.to_json())
-    assert data["schema"] == 2 and data["total"] == 95 and data["parts"][2]["bonus"] is True
+    assert data["schema"] == SCHEMA_VERSION and data["total"] == 95
+    assert data["parts"][2]["bonus"] is True
 
 
 def test_a_record_of_grader_1_0_is_read():
