@@ -119,16 +119,35 @@ def test_notebook_ran_without_errors_from_the_current_source(notebook):
                 f"{notebook}, code cell {k} raised {output.get('ename')}: {output.get('evalue')}")
 
 
+def longest_first(uris, cache):
+    """``uris`` ordered so that a pool of workers finishes them as early as it can.
+
+    A pool handed the notebooks in toc order may start a long lab last while the other worker
+    idles. Longest first keeps both busy to the end: a notebook's duration is its last recorded
+    execution time in the cache; notebooks never executed here (a fresh clone) go first, in
+    reverse toc order, since the applications chapter at the end trains the largest models.
+    """
+    seconds = {}
+    for record in sorted(cache.list_cache_records(), key=lambda r: r.created):
+        seconds[record.uri] = record.data.get("execution_seconds", 0.0)
+    toc = {str(ROOT / nb): k for k, nb in enumerate(NOTEBOOKS)}
+    return sorted(uris, key=lambda u: (u in seconds, -seconds.get(u, 0.0), -toc.get(u, 0)))
+
+
 def execute_into_cache(workers):
     """Execute every toc notebook whose cached outputs are missing or stale, in parallel.
 
     Uses jupyter-cache (the cache `jupyter-book build` reads with execute_notebooks: cache):
-    each notebook runs in its own folder, as the build would run it; more than one worker
-    means jupyter-cache's local-parallel executor, a pool of one process per CPU. Returns the number
-    of notebooks that failed, after printing their tracebacks.
+    each notebook runs in its own folder, as the build would run it, in a pool of ``workers``
+    processes that take one notebook at a time, longest first (jupyter-cache's own parallel
+    executor hands its pool the notebooks in fixed chunks of several, so one worker could be
+    left with most of the long labs). Returns the number of notebooks that failed, after
+    printing their tracebacks.
     """
+    import multiprocessing
+
     from jupyter_cache import get_cache
-    from jupyter_cache.executors import load_executor
+    from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
 
     cache = get_cache(CACHE)
     wanted = {str(ROOT / nb) for nb in NOTEBOOKS}
@@ -140,14 +159,17 @@ def execute_into_cache(workers):
             cache.add_nb_to_project(uri, read_data={"name": "myst_nb_md", "type": "plugin"})
         else:
             cache.add_nb_to_project(uri)
-    stale = [r.uri for r in cache.list_unexecuted()]
+    stale = {r.uri: r.pk for r in cache.list_unexecuted()}
     if not stale:
         print("notebooks: every cached execution is current")
         return 0
     print(f"notebooks: executing {len(stale)} of {len(wanted)} on {workers} worker(s)")
-    executor = load_executor("local-parallel" if workers > 1 else "local-serial", cache)
-    result = executor.run_and_cache(filter_uris=stale, timeout=TIMEOUT, allow_errors=False)
-    failed = result.excepted + result.errored
+    jobs = [ProcessData(stale[uri], uri, cache, TIMEOUT, False)
+            for uri in longest_first(stale, cache)]
+    worker = ExecutionWorkerLocalMProc()
+    with multiprocessing.Pool(max(1, workers)) as pool:
+        results = list(pool.imap_unordered(worker, jobs, chunksize=1))
+    failed = [uri for status, uri in results if status != 0]
     for uri in failed:
         record = cache.get_project_record(uri)
         print(f"\n{Path(uri).relative_to(ROOT)} failed:\n{record.traceback}", file=sys.stderr)
