@@ -55,9 +55,9 @@ $(BOOK_RNNLIB_STAMP): $(RNNLIB_SOURCES)
 	@rm -rf _build/.jupyter_cache _build/.doctrees
 	@mkdir -p _build && touch $@
 
-# Each notebook of _toc.yml runs once, NB_WORKERS kernels at a time (jupyter-cache's
-# local-parallel executor), into the execution cache that `jupyter-book build` then reads
-# (execute_notebooks: cache): the build itself executes nothing. A notebook that raises stops
+# Each notebook of _toc.yml runs once, NB_WORKERS kernels at a time (one notebook per worker
+# at a time, longest first), into jupyter-cache's execution cache that `jupyter-book build`
+# then reads (execute_notebooks: cache): the build itself executes nothing. A notebook that raises stops
 # here with its traceback; only the notebooks whose code changed run again.
 NB_WORKERS ?= 2
 # every kernel says it talks over local TCP; keep the rest of the kernels' messages
