@@ -93,3 +93,16 @@ def test_bad_arguments_are_named():
         S.SequenceVAE(8).encode(torch.zeros(2, 5, 3))
     with pytest.raises(ValueError, match="n_motifs"):
         S.motif_bank(n_motifs=1)
+
+
+def test_postures_have_the_asked_norm_and_standardise_uses_train_statistics():
+    bank = S.motif_bank(posture=0.7)
+    np.testing.assert_allclose(np.linalg.norm(bank["offset"], axis=1), 0.7)
+    x_train, _ = S.generate_sequences(3, 200, seed=1, split="train")
+    x_test, _ = S.generate_sequences(2, 200, seed=1, split="test")
+    z_train, z_test = S.standardise(x_train, x_test)
+    flat = z_train.reshape(-1, 8)
+    np.testing.assert_allclose(flat.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(flat.std(0), 1, atol=1e-4)
+    mean, std = x_train.reshape(-1, 8).mean(0), x_train.reshape(-1, 8).std(0)
+    np.testing.assert_allclose(z_test, (x_test - mean) / (std + 1e-8), atol=1e-5)

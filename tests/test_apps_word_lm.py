@@ -84,3 +84,14 @@ def test_profiles():
     assert W.lm_config("smoke")["epochs"] < W.lm_config("full")["epochs"]
     with pytest.raises(ValueError, match="profile"):
         W.lm_config("gpu")
+
+
+def test_notebook_quotes_the_recorded_longer_run():
+    import json
+    from pathlib import Path
+
+    nb = Path(__file__).parents[1] / "notebooks/ch05_applications/06_word_language_model.ipynb"
+    text = "".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"])
+    run = W.FULL_RUN
+    assert run is not None and run["test_ppl"] < run["bigram_ppl"] < run["unigram_ppl"]
+    assert f"**{run['test_ppl']:.1f}**" in text and run["command"] in text

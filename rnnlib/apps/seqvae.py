@@ -2,8 +2,9 @@
 
 Data: generated "pose" trajectories -- ``J`` keypoints in 2-D, ``D = 2 J`` coordinates per time
 step -- that switch between ``K`` motifs. A motif is a periodic movement: every coordinate
-oscillates at the motif's frequency with the motif's amplitude and phase pattern, so a motif is
-a closed loop in pose space. Each segment lasts a random number of steps, starts at a random
+oscillates at the motif's frequency with the motif's amplitude, phase and waveform (a second
+harmonic) around the motif's mean posture, so a motif is a closed loop in pose space. Each
+segment lasts a random number of steps, starts at a random
 point of its cycle, and carries a random amplitude factor and tempo; observation noise is added.
 The motifs themselves (frequencies, amplitude and phase patterns) depend on ``motif_seed`` only
 and are shared by all splits; the sequences of each split come from their own seed stream.
@@ -41,8 +42,12 @@ def seqvae_config(profile: str) -> dict:
     return dict(PROFILES[profile])
 
 
-def motif_bank(n_motifs: int = 4, n_keypoints: int = 4, motif_seed: int = 0) -> dict:
-    """The motifs: ``freq`` (K,) cycles per step, ``amp`` (K, D), ``phase`` (K, D)."""
+def motif_bank(n_motifs: int = 4, n_keypoints: int = 4, motif_seed: int = 0,
+               posture: float = 0.5, harmonic: float = 0.4) -> dict:
+    """The motifs: ``freq`` (K,) cycles per step, ``amp``, ``phase``, ``second`` (the weight of
+    the second harmonic, so a motif's waveform is its own, not a plain sine) and ``offset`` (a
+    mean posture of norm ``posture``: behaviours differ a little in how the body is held,
+    which is what lets k-means on raw windows find some of them), each (K, D)."""
     if n_motifs < 2:
         raise ValueError(f"n_motifs: expected at least 2 motifs, got {n_motifs}")
     if n_keypoints < 1:
@@ -56,7 +61,10 @@ def motif_bank(n_motifs: int = 4, n_keypoints: int = 4, motif_seed: int = 0) -> 
         lead = (m * 2 + np.arange(2)) % D
         amp[m, lead] = rng.uniform(0.8, 1.2, size=2)
     phase = rng.uniform(0, 2 * np.pi, size=(n_motifs, D))
-    return dict(freq=freq, amp=amp, phase=phase)
+    offset = rng.standard_normal((n_motifs, D))
+    offset *= posture / np.linalg.norm(offset, axis=1, keepdims=True)
+    second = rng.uniform(-harmonic, harmonic, size=(n_motifs, D))
+    return dict(freq=freq, amp=amp, phase=phase, second=second, offset=offset)
 
 
 def generate_sequences(n: int, seq_len: int = 400, n_motifs: int = 4, n_keypoints: int = 4,
@@ -87,11 +95,20 @@ def generate_sequences(n: int, seq_len: int = 400, n_motifs: int = 4, n_keypoint
             start = rng.uniform(0, 2 * np.pi)
             steps = np.arange(length)[:, None]
             angle = 2 * np.pi * bank["freq"][m] * tempo * steps + start + bank["phase"][m]
-            x[i, t:t + length] = scale * bank["amp"][m] * np.sin(angle)
+            wave = np.sin(angle) + bank["second"][m] * np.sin(2 * angle)
+            x[i, t:t + length] = bank["offset"][m] + scale * bank["amp"][m] * wave
             labels[i, t:t + length] = m
             t, prev = t + length, m
     x += noise * rng.standard_normal(x.shape)
     return x.astype(np.float32), labels
+
+
+def standardise(train, *others):
+    """Scale every coordinate to mean 0 and variance 1 with the training split's statistics,
+    so that no keypoint dominates the reconstruction error: returns the arrays, same shapes."""
+    flat = train.reshape(-1, train.shape[-1])
+    mean, std = flat.mean(0), flat.std(0) + 1e-8
+    return tuple((a - mean) / std for a in (train, *others))
 
 
 def make_windows(x, labels, window: int, stride: int = 1):
