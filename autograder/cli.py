@@ -5,7 +5,8 @@
         [--executor threads|dask --dask-local N | --dask-scheduler ADDRESS]
         [--shard i/S --records-only]   (then a plain `grade` collects the records)
     python -m autograder feedback ASSIGNMENT
-    python -m autograder export ASSIGNMENT --csv FILE
+    python -m autograder export ASSIGNMENT --csv FILE [--format csv|canvas|moodle]
+        [--roster ROSTER.csv] [--lms-assignment TITLE] [--feedback-zip FILE.zip]
 
 Every command takes ``--workdir DIR`` (default: ``grading/`` in the repository, which git
 ignores), so several courses or terms can keep separate gradebooks.
@@ -19,6 +20,7 @@ import sys
 from . import commands
 from .assignments import ASSIGNMENTS, module_of
 from .executors import dask_executor
+from .exports import FORMATS
 from .sandbox import DEFAULT_LIMITS, grade_limits
 from .workdir import Workdir, default_workdir
 
@@ -76,6 +78,14 @@ def build_parser():
                        help="CSV: student id, points per graded function, total, max")
     p.add_argument("assignment", choices=assignments)
     p.add_argument("--csv", required=True, help="file to write")
+    p.add_argument("--format", choices=FORMATS, default="csv", dest="fmt",
+                   help="csv (ours), canvas (gradebook import), moodle (offline grading "
+                        "worksheet)")
+    p.add_argument("--roster", help="class list CSV: id[,name,lms_id,section,email]; "
+                                    "enrolled students without a submission get a row")
+    p.add_argument("--lms-assignment", help="Canvas column title, e.g. 'RNN BPTT (1234)'")
+    p.add_argument("--feedback-zip", help="also zip the feedback pages the way Moodle's "
+                                          "'upload multiple feedback files' expects")
     return parser
 
 
@@ -114,7 +124,9 @@ def main(argv=None):
         elif args.command == "feedback":
             commands.feedback(workdir, args.assignment, progress=not args.quiet)
         elif args.command == "export":
-            commands.export(workdir, args.assignment, args.csv)
+            commands.export(workdir, args.assignment, args.csv, fmt=args.fmt,
+                            roster=args.roster, lms_assignment=args.lms_assignment,
+                            feedback_zip=args.feedback_zip)
     except (RuntimeError, FileNotFoundError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -8,7 +8,6 @@ record, submitted and autograded notebooks, gradebook, in this order -- so that 
 is killed midway resumes with what was recorded.
 """
 
-import csv
 import hashlib
 import shutil
 import sys
@@ -18,10 +17,12 @@ from pathlib import Path
 
 from . import gradebook as gradebook_module
 from .assignments import module_of, parts_of
+from .exports import NOT_SUBMITTED, class_rows, moodle_feedback_zip, table, write_table
 from .feedback import autograded_notebook, find_mathjax, write_feedback
 from .grading import Context, expected_key, grade_submission, grader_fingerprint, run_batch
 from .notebooks import helper_module_source, load_source, read_notebook
-from .report import BatchSummary, export_rows, summary_table
+from .report import BatchSummary, summary_table
+from .roster import read_roster
 from .sandbox import DEFAULT_LIMITS, hide_own_memory, resolve_mode
 from .submissions import Submission, collect, copy_notebook
 from .workdir import SOURCE_ROOT, Workdir, atomic_write, remove_stale_temporaries
@@ -297,18 +298,32 @@ def feedback(workdir, assignment, progress=True, out=sys.stdout):
     return pages
 
 
-def export(workdir, assignment, csv_path, out=sys.stdout):
-    """CSV of the gradebook: student id, points per graded function, total, max."""
+def export(workdir, assignment, csv_path, out=sys.stdout, fmt="csv", roster=None,
+           lms_assignment=None, feedback_zip=None):
+    """The class's grades from the gradebook as ``fmt`` (csv, canvas, moodle; see
+    exports.py), joined to a roster file when given; optionally the feedback pages as a
+    zip for Moodle. Bad input raises before anything is written."""
+    enrolled = read_roster(roster) if roster is not None else None
     workdir = _workdir(workdir)
     with workdir.lock():
         records, source = _records_and_source(workdir, assignment)
         points = gradebook_module.gradebook_rows(workdir, assignment, source)
-    rows = export_rows(points, [p.name for p in parts_of(assignment)], source.bonus,
-                       source.max_points)
-    csv_path = Path(csv_path)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(rows)
+    names = [p.name for p in parts_of(assignment)]
+    rows = class_rows(points, records, enrolled, names, source.bonus, source.max_points)
+    csv_path = write_table(csv_path, table(rows, fmt, names, source.max_points, assignment,
+                                           lms_assignment))
     if out is not None:
-        print(f"wrote {len(points)} students to {csv_path}", file=out)
+        missing = sum(r.status == NOT_SUBMITTED for r in rows)
+        print(f"wrote {len(rows)} students ({missing} not submitted) to {csv_path}", file=out)
+    if feedback_zip is not None:
+        pages = {r.student: workdir.feedback(r.student, assignment)
+                 / f"{source.notebook_name}.html" for r in rows}
+        pages = {s: p for s, p in pages.items() if p.is_file()}
+        if not pages:
+            raise RuntimeError(f"no feedback pages for {assignment}: run "
+                               f"`python -m autograder feedback {assignment}` first")
+        count = moodle_feedback_zip(feedback_zip, rows, pages)
+        if out is not None:
+            print(f"wrote {count} feedback pages to {feedback_zip} (Moodle: Assignment > "
+                  "View all submissions > Upload multiple feedback files in a zip)", file=out)
     return csv_path

@@ -167,14 +167,30 @@ def summary_html(record):
         f"<h1>Feedback: {e(record.assignment)}</h1>"
         f"<p>Student <code>{e(record.student)}</code>. Total "
         f"<strong>{record.total:g} / {record.max:g}</strong>"
-        + (f" (including {record.bonus:g} extra credit)" if record.bonus else "")
-        + f". Graded {e(record.graded_at)}.</p>"
-        "<p>Each graded function was run on hidden inputs (new random values for every "
-        "grading run) and compared with the course's reference implementation; a part's "
-        "points are shared equally among its cases.</p>"
+        + (bonus_sentence(record) if record.bonus else ".")
+        + f" Graded {e(record.graded_at)}.</p>"
+        f"<p>{e(cases_sentence(record))} The inputs are drawn afresh on every grading run, "
+        "but a correct function is correct on any input, so it gets full marks on every "
+        "run. A part's points are shared equally among its cases: a partial score means "
+        "some cases gave a wrong result (the last column says where), and it earns that "
+        "share of the points.</p>"
         "<table><tr><th>function</th><th>points</th><th>hidden cases</th>"
         f"<th>result</th></tr>{''.join(rows)}</table>"
         + (f"<ul>{notes}</ul>" if notes else "") + warning + "</div>")
+
+
+def bonus_sentence(record):
+    """The extra credit, said so that it reads as points gained, not lost (#20)."""
+    return (f", with {record.bonus:g} points of extra credit added (extra credit makes up "
+            f"for points lost elsewhere; the total never exceeds {record.max:g}).")
+
+
+def cases_sentence(record):
+    """How many hidden cases each graded function was run on."""
+    counts = ", ".join(f"{p.name} {p.cases}" for p in record.parts)
+    return ("Each graded function was run on hidden test cases and compared with the "
+            "course's reference implementation" + (f" (cases per function: {counts})."
+                                                   if counts else "."))
 
 
 _EXPORTER = []

@@ -1,10 +1,8 @@
-"""What the instructor reads: the table printed at the end of ``grade`` and the CSV rows of
-``export``. Both read Records (and the gradebook's points) by attribute; the total of a
-row comes from ``record.capped_total``, the one total rule."""
+"""What the instructor reads at the end of ``grade``: the batch table, from Records read by
+attribute (the export rows are in exports.py)."""
 
 from dataclasses import dataclass, field
 
-from .record import capped_total
 from .sandbox import NOT_ISOLATED
 
 
@@ -43,23 +41,3 @@ def summary_table(summary, ctx):
         lines.append("sandbox: bubblewrap (no network, read-only system, only numpy and the "
                      "standard library importable)")
     return "\n".join(lines)
-
-
-def export_rows(points_by_student, names, bonus, maximum):
-    """CSV rows (header first) from the gradebook's ``{student: {part: points}}``, which
-    include scores an instructor changed in formgrader."""
-    rows = [["student_id", *names, "total", "max"]]
-    for student in sorted(points_by_student):
-        points = points_by_student[student]
-        normal = sum(points.get(n) or 0.0 for n in names if n not in bonus)
-        extra = sum(points.get(n) or 0.0 for n in names if n in bonus)
-        total = capped_total(normal, extra, maximum)
-        rows.append([student, *[_fmt(points.get(n)) for n in names], _fmt(total),
-                     _fmt(maximum)])
-    return rows
-
-
-def _fmt(value):
-    if value is None:
-        return ""
-    return f"{value:.4g}" if value != int(value) else str(int(value))

@@ -1,0 +1,132 @@
+"""Feedback-page wording (#20) and the LMS exports (#13): what students and LMSs read."""
+
+import csv
+import io
+import zipfile
+
+import pytest
+
+from autograder.exports import class_rows, moodle_feedback_zip, table
+from autograder.feedback import summary_html
+from autograder.record import PartResult, Record
+from autograder.roster import RosterError, read_roster
+
+
+def _record(bonus_points):
+    parts = [PartResult("rnn_step_forward", 60, points=60, passed=4, cases=4,
+                        reason="all 4 hidden cases correct"),
+             PartResult("rnn_backward", 40, points=30, passed=3, cases=4,
+                        reason="case 2: time steps t <= 2 are wrong"),
+             PartResult("gru_bonus", 10, points=bonus_points, passed=1, cases=1, bonus=True)]
+    return Record("s1", "rnn", max=100, parts=parts, graded_at="2026-10-02T10:00Z")
+
+
+def test_feedback_page_says_extra_credit_is_a_gain_and_how_cases_count():
+    page = summary_html(_record(10))
+    assert "100 / 100" in page
+    assert "including 10 extra credit" not in page
+    assert "10 points of extra credit added" in page
+    assert "never exceeds 100" in page
+    assert "new random values" not in page
+    assert "full marks on every run" in page
+    assert "rnn_step_forward 4, rnn_backward 4, gru_bonus 1" in page
+    assert "partial score" in page
+
+
+def test_feedback_page_without_extra_credit_does_not_mention_it():
+    page = summary_html(_record(0))
+    assert "90 / 100</strong>." in page
+    assert "extra credit added" not in page
+
+
+# ----------------------------------------------------------------------------- exports
+NAMES = ["rnn_step_forward", "rnn_backward", "gru_bonus"]
+
+
+def _roster(tmp_path, text):
+    path = tmp_path / "roster.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _class(tmp_path):
+    """Two graded students (one with extra credit, one changed in formgrader) and an
+    enrolled student who handed in nothing."""
+    roster = read_roster(_roster(tmp_path, "ID,Name,LMS_id,Section,Email,extra\n"
+                                 "s1,Ada Lovelace,101,A,ada@x.org,?\n"
+                                 "s2,Ben Bo,102,B,ben@x.org,\n"
+                                 "s3,Cy Di,103,A,cy@x.org,\n"))
+    records = {"s1": _record(10), "s2": _record(0)}
+    records["s2"].student = "s2"
+    points = {"s1": {"rnn_step_forward": 60, "rnn_backward": 30, "gru_bonus": 10},
+              "s2": {"rnn_step_forward": 55, "rnn_backward": 30, "gru_bonus": 0}}
+    return class_rows(points, records, roster, NAMES, {"gru_bonus"}, 100)
+
+
+def test_rows_join_the_roster_and_keep_a_non_submitter(tmp_path):
+    rows = {r.student: r for r in _class(tmp_path)}
+    assert sorted(rows) == ["s1", "s2", "s3"]
+    assert rows["s1"].total == 100 and rows["s1"].name == "Ada Lovelace"
+    assert rows["s2"].total == 85          # the gradebook's score, not the record's 90
+    assert rows["s3"].status == "not submitted" and rows["s3"].total == 0
+
+
+def test_csv_canvas_and_moodle_tables(tmp_path):
+    rows = _class(tmp_path)
+    ours = list(csv.DictReader(io.StringIO(_text(table(rows, "csv", NAMES, 100, "rnn")))))
+    assert [r["status"] for r in ours] == ["graded", "graded", "not submitted"]
+    assert ours[1]["rnn_step_forward"] == "55" and ours[2]["total"] == "0"
+    canvas = table(rows, "canvas", NAMES, 100, "rnn", "RNN BPTT (1234)")
+    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
+                         "RNN BPTT (1234)"]
+    assert canvas[1][0] == "Points Possible" and canvas[1][-1] == "100"
+    assert canvas[2] == ["Ada Lovelace", "101", "", "", "A", "100"]
+    moodle = table(rows, "moodle", NAMES, 100, "rnn")
+    assert moodle[0][:6] == ["Identifier", "Full name", "Email address", "Status",
+                             "Grade", "Maximum grade"]
+    assert "Last modified (grade)" in moodle[0]
+    assert moodle[3][:5] == ["Participant 103", "Cy Di", "cy@x.org", "not submitted", "0"]
+
+
+def test_lms_formats_refuse_rows_they_cannot_match(tmp_path):
+    rows = class_rows({"s9": {"rnn_step_forward": 1}}, {}, None, NAMES, set(), 100)
+    for fmt in ("canvas", "moodle"):
+        with pytest.raises(ValueError, match="no LMS id for 1 student.*s9.*--roster"):
+            table(rows, fmt, NAMES, 100, "rnn")
+    assert table(rows, "csv", NAMES, 100, "rnn")[1][0] == "s9"
+
+
+def test_graded_student_missing_from_the_roster_is_kept_and_flagged(tmp_path):
+    roster = read_roster(_roster(tmp_path, "id\ns1\n"))
+    rows = class_rows({"s1": {}, "s2": {}}, {}, roster, NAMES, set(), 100)
+    assert [r.status for r in rows] == ["graded", "graded; not on the roster"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name,lms_id\nAda,1\n", "no 'id' column"),
+    ("id,name\ns1,Ada\ns2,Ben\ns1,Ada again\n", "line 4: duplicate id 's1'"),
+    ("id,name\n,Ada\n", "line 2: empty id"),
+])
+def test_roster_errors_name_the_problem(tmp_path, text, message):
+    with pytest.raises(RosterError, match=message):
+        read_roster(_roster(tmp_path, text))
+
+
+def test_moodle_feedback_zip_names(tmp_path):
+    rows = _class(tmp_path)
+    rows[0].name = "Ada_Lovelace"
+    page = tmp_path / "rnn.html"
+    page.write_text("<html></html>")
+    target = tmp_path / "feedback.zip"
+    assert moodle_feedback_zip(target, rows, {"s1": page, "s2": page}) == 2
+    names = zipfile.ZipFile(target).namelist()
+    assert names == ["Ada Lovelace_101_assignfeedback_file_rnn.html",
+                     "Ben Bo_102_assignfeedback_file_rnn.html"]
+    # the importer splits on the first four underscores: participant id second
+    assert all(n.split("_", 4)[1].isdigit() for n in names)
+
+
+def _text(rows):
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue()
