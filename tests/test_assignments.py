@@ -795,7 +795,7 @@ def test_selfcheck_messages_for_bad_return_values():
         selfcheck.check_rnn_step_forward(
             lambda x, h_prev, Wx, Wh, b: np.tanh(x @ Wx + h_prev @ Wh + b)
         )
-    with pytest.raises(AssertionError, match=r"h has shape \(4, 3\); expected \(3, 4\)"):
+    with pytest.raises(AssertionError, match=r"h has shape \(4, 3\), expected \(3, 4\)"):
         selfcheck.check_rnn_step_forward(
             lambda x, h_prev, Wx, Wh, b: (np.tanh(x @ Wx + h_prev @ Wh + b).T, None)
         )
