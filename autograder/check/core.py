@@ -17,6 +17,7 @@ that sees an input changed says so in its OK line.
 import inspect
 import traceback
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -216,16 +217,22 @@ def upstream(shape, seed):
     return np.random.default_rng(seed).normal(size=shape)
 
 
-def grader_mistakes(description):
-    """The named mistakes of a description as the grader's ``Part.mistakes`` wants them:
-    ``(inputs) -> {term: [(array, message)]}``, from the grader's hidden inputs (a backward's
-    upstream gradients are its inputs ``dh`` and, for the LSTM step, ``dc``)."""
+def named_mistakes(name, inputs):
+    """The named mistakes of the self-check of ``name`` on the grader's hidden ``inputs``:
+    ``{term: [(array, message)]}`` (a backward's upstream gradients are its inputs ``dh`` and,
+    for the LSTM steps, ``dc``)."""
+    from . import DESCRIPTIONS  # the package imports this module first
+
+    description = DESCRIPTIONS[name]
     if isinstance(description, Backward):
-        def mistakes(inputs):
-            names = ("dh", "dc")[:len(description.seeds)]
-            return description.mistakes(inputs, [inputs[n] for n in names])
-        return mistakes
-    return description.mistakes
+        return description.mistakes(inputs, [inputs[n] for n in description.upstream_names])
+    return description.mistakes(inputs)
+
+
+def grader_mistakes(description):
+    """``Part.mistakes`` of the grader: a picklable ``(inputs) -> {term: [...]}`` (the grading
+    context is shipped to worker processes)."""
+    return partial(named_mistakes, description.name)
 
 
 def grader_view(description):
