@@ -179,6 +179,17 @@ def stream_text(cell, name="stdout"):
     )
 
 
+def assert_one_line_failure(cell):
+    """A failed self-check shows one line: no traceback through the checker's source and no
+    name of the reference implementation."""
+    output = next(o for o in cell.outputs if o.output_type == "error")
+    assert output.ename == "SelfCheckFailed"
+    assert len(output.traceback) == 1, output.traceback
+    (line,) = output.traceback
+    assert line.startswith("Self-check failed: "), line
+    assert "Traceback" not in line and "autograder" not in line and "rnnlib" not in line, line
+
+
 def error_cell(nb):
     errored = [
         c
@@ -356,7 +367,7 @@ def test_student_version_stops_at_the_first_unimplemented_function(released, ass
     failing = error_cell(nb)
     assert nbgrader_meta(failing)["grade_id"] == f"test_{first}"
     assert f"{first} is not implemented yet: fill in the cell above" in str(error)
-    assert "AssertionError" in str(error)
+    assert_one_line_failure(failing)
     # nothing after the failing self-check ran
     later = nb.cells[nb.cells.index(failing) + 1 :]
     assert all(c.get("execution_count") is None for c in later if c.cell_type == "code")
@@ -711,6 +722,28 @@ def test_a_wrong_notebook_stops_at_its_self_check_with_the_named_bug(tmp_path):
     assert error is not None
     assert nbgrader_meta(error_cell(nb))["grade_id"] == "test_rnn_step_backward"
     assert "rnn_step_backward: dWh looks transposed: use h_prev.T @ da" in str(error)
+    assert_one_line_failure(error_cell(nb))
+
+
+def test_a_students_own_exception_keeps_its_traceback_into_the_students_cell(tmp_path):
+    """An exception raised by the student's code is not a failed check: its traceback is
+    shown, starting in the student's cell, with none of the checker's frames."""
+    nb = read(source_path("rnn_bptt"))
+    cell = cell_by_grade_id(nb, "rnn_step_forward")
+    cell.source = cell.source.replace("def rnn_step_forward(x, h_prev, Wx, Wh, b):",
+                                      "def rnn_step_forward(x, h_prev, Wx, Wh, b):\n"
+                                      "    x = x.reshape(-1, 7, 5)")
+    assert "reshape(-1, 7, 5)" in cell.source
+    error = execute(nb, source_path("rnn_bptt").parent)
+    assert error is not None
+    failing = error_cell(nb)
+    assert nbgrader_meta(failing)["grade_id"] == "test_rnn_step_forward"
+    output = next(o for o in failing.outputs if o.output_type == "error")
+    assert output.ename == "ValueError"
+    shown = "\n".join(output.traceback)
+    assert "reshape(-1, 7, 5)" in shown  # the student's line
+    assert "raised by your rnn_step_forward while its self-check ran it" in shown
+    assert "autograder" not in shown and "rnnlib" not in shown, shown
 
 
 # ------------------------------------------------------------------------------------------------
@@ -795,7 +828,7 @@ def test_selfcheck_messages_for_bad_return_values():
         selfcheck.check_rnn_step_forward(
             lambda x, h_prev, Wx, Wh, b: np.tanh(x @ Wx + h_prev @ Wh + b)
         )
-    with pytest.raises(AssertionError, match=r"h has shape \(4, 3\); expected \(3, 4\)"):
+    with pytest.raises(AssertionError, match=r"h has shape \(4, 3\), expected \(3, 4\)"):
         selfcheck.check_rnn_step_forward(
             lambda x, h_prev, Wx, Wh, b: (np.tanh(x @ Wx + h_prev @ Wh + b).T, None)
         )

@@ -1,11 +1,14 @@
 """Assignment 2, ``lstm_backward``: the LSTM step and sequence with their backward passes,
 and (extra credit) the peephole step. Inputs are drawn per case shape; the references are
-rnnlib's."""
+rnnlib's. How a wrong value is read (its layout, the named mistakes) comes from the self-check's
+description of the same function (``grader_view``), so both sides give the same reason."""
 
 from functools import partial
 
 import rnnlib
 
+from ..check import lstm as checks
+from ..check.core import grader_view
 from ..spec import RNN_SHAPES, STEP_SHAPES, Part, random_weights
 
 STEP_ARGS = ("x", "h_prev", "c_prev", "Wx", "Wh", "b")
@@ -69,20 +72,22 @@ def lstm_backward_reference(a):
 
 PARTS = (
     Part("lstm_step_forward", STEP_ARGS, ("h", "c", "cache"), ("h", "c"), make_lstm_step,
-         lstm_step_forward_reference, shapes=STEP_SHAPES),
+         lstm_step_forward_reference, shapes=STEP_SHAPES,
+         **grader_view(checks.LSTM_STEP_FORWARD)),
     Part("lstm_step_backward", ("dh", "dc"), STEP_GRADS, STEP_GRADS, make_lstm_step,
          lstm_step_backward_reference, forward="lstm_step_forward", forward_args=STEP_ARGS,
-         shapes=STEP_SHAPES),
+         shapes=STEP_SHAPES, **grader_view(checks.LSTM_STEP_BACKWARD)),
     Part("lstm_forward", SEQUENCE_ARGS, ("h", "cache"), ("h",), make_lstm_sequence,
-         lstm_forward_reference, shapes=RNN_SHAPES, time_axis=("h",)),
+         lstm_forward_reference, shapes=RNN_SHAPES, **grader_view(checks.LSTM_FORWARD)),
     Part("lstm_backward", ("dh",), SEQUENCE_GRADS, SEQUENCE_GRADS, make_lstm_sequence,
          lstm_backward_reference, forward="lstm_forward", forward_args=SEQUENCE_ARGS,
-         time_axis=("dx",)),
+         **grader_view(checks.LSTM_BACKWARD)),
     Part("lstm_step_forward_peephole", STEP_ARGS + ("peephole",), ("h", "c", "cache"),
          ("h", "c"), make_lstm_step_peephole, lstm_step_forward_reference,
-         shapes=STEP_SHAPES, bonus=True),
+         shapes=STEP_SHAPES, bonus=True, **grader_view(checks.LSTM_STEP_FORWARD_PEEPHOLE)),
     Part("lstm_step_backward_peephole", ("dh", "dc"), STEP_GRADS + ("dpeephole",),
          STEP_GRADS + ("dpeephole",), make_lstm_step_peephole,
          lstm_step_backward_peephole_reference, forward="lstm_step_forward_peephole",
-         forward_args=STEP_ARGS + ("peephole",), shapes=STEP_SHAPES, bonus=True),
+         forward_args=STEP_ARGS + ("peephole",), shapes=STEP_SHAPES, bonus=True,
+         **grader_view(checks.LSTM_STEP_BACKWARD_PEEPHOLE)),
 )

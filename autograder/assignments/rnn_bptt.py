@@ -1,8 +1,12 @@
 """Assignment 1, ``rnn_bptt``: the vanilla RNN step and sequence, their backward passes, and
-the temporal softmax loss. Inputs are drawn per case shape; the references are rnnlib's."""
+the temporal softmax loss. Inputs are drawn per case shape; the references are rnnlib's. How a
+wrong value is read (its layout, the named mistakes) comes from the self-check's description of
+the same function (``grader_view``), so both sides give the same reason."""
 
 import rnnlib
 
+from ..check import rnn as checks
+from ..check.core import grader_view
 from ..spec import SOFTMAX_SHAPES, STEP_SHAPES, Part, random_weights
 
 STEP_ARGS = ("x", "h_prev", "Wx", "Wh", "b")
@@ -64,16 +68,16 @@ def temporal_softmax_loss_reference(a):
 
 PARTS = (
     Part("rnn_step_forward", STEP_ARGS, ("h", "cache"), ("h",), make_rnn_step,
-         rnn_step_forward_reference, shapes=STEP_SHAPES),
+         rnn_step_forward_reference, shapes=STEP_SHAPES, **grader_view(checks.RNN_STEP_FORWARD)),
     Part("rnn_step_backward", ("dh",), STEP_GRADS, STEP_GRADS, make_rnn_step,
          rnn_step_backward_reference, forward="rnn_step_forward", forward_args=STEP_ARGS,
-         shapes=STEP_SHAPES),
+         shapes=STEP_SHAPES, **grader_view(checks.RNN_STEP_BACKWARD)),
     Part("rnn_forward", SEQUENCE_ARGS, ("h", "cache"), ("h",), make_rnn_sequence,
-         rnn_forward_reference, time_axis=("h",)),
+         rnn_forward_reference, **grader_view(checks.RNN_FORWARD)),
     Part("rnn_backward", ("dh",), SEQUENCE_GRADS, SEQUENCE_GRADS, make_rnn_sequence,
          rnn_backward_reference, forward="rnn_forward", forward_args=SEQUENCE_ARGS,
-         time_axis=("dx",)),
+         **grader_view(checks.RNN_BACKWARD)),
     Part("temporal_softmax_loss", ("x", "y", "mask"), ("loss", "dx"), ("loss", "dx"),
          make_softmax, temporal_softmax_loss_reference, shapes=SOFTMAX_SHAPES,
-         time_axis=("dx",)),
+         **grader_view(checks.TEMPORAL_SOFTMAX_LOSS)),
 )

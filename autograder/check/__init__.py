@@ -5,8 +5,9 @@ cases and compares every returned term with the reference (rnnlib) with the grad
 comparison (``autograder.spec``), one term at a time. When a term is wrong it is also
 compared with the results of the usual mistakes (a transposed weight gradient, the gradient
 from step t+1 not added, ``dc`` from the next step forgotten, the gate blocks in the wrong
-order, the loss not averaged over the batch, ...) so that the ``AssertionError`` can name
-the likely bug. Every backward check ends with a gradient check: centered finite
+order, the loss not averaged over the batch, ...) so that the failure (a one-line
+``SelfCheckFailed``, an ``AssertionError``) can name the likely bug.
+Every backward check ends with a gradient check: centered finite
 differences of the student's forward pass against the student's backward pass.
 
 A check that passes prints one line starting with the function's name and ``OK``. A

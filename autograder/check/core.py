@@ -1,23 +1,32 @@
 """The machinery every self-check shares: calling the student's function, one comparison of
-a returned term with the reference (``autograder.spec``'s measure and tolerance, as the
-grader uses), naming the likely bug from a list of typical mistakes, and the gradient check.
+a returned term with the reference (``autograder.spec.compare``, the grader's own judgement
+and localisation), the gradient check, and the check that a graded function would run the
+way the grader runs it (``isolation``).
 
 A self-check is described, not written: ``Forward`` and ``Backward`` hold what differs from
 one graded function to the next (its arguments, what it returns, its fixed cases, its
 reference and its typical mistakes); ``as_check`` turns a description into the
-``check_<name>(...)`` function a notebook calls. Every message is raised by ``fail`` and
-every success printed by ``ok``.
+``check_<name>(...)`` function a notebook calls. Every message is raised by ``fail`` as a
+``SelfCheckFailed``, which Jupyter shows as its one line, and every success printed by ``ok``.
+
+Inputs changed in place are allowed, on both sides: the grader gives every call of a
+student's function its own copy of the inputs, and so does every call made here; a check
+that sees an input changed says so in its OK line.
 """
 
 import inspect
+import traceback
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 import rnnlib
 
-from ..spec import RELATIVE_TOLERANCE, close, relative_error
+from ..spec import RELATIVE_TOLERANCE, compare, expected_value, relative_error
+from . import isolation
 
 #: Largest error accepted between a student's term and the reference (spec's measure).
 TOL = RELATIVE_TOLERANCE
@@ -42,31 +51,86 @@ def relative_difference(got, expected):
     return float(np.max(np.abs(got - expected), initial=0.0)) / scale
 
 
+class SelfCheckFailed(AssertionError):
+    """A failed self-check. Jupyter (IPython) shows it as its one line, through
+    ``_render_traceback_``: no traceback through the checker's own source."""
+
+    def _render_traceback_(self):
+        return [f"Self-check failed: {self}"]
+
+
 def fail(fn_name, message):
-    raise AssertionError(f"{fn_name}: {message}")
+    raise SelfCheckFailed(f"{fn_name}: {message}")
 
 
 def ok(fn_name, message):
     print(f"{fn_name} OK: {message}")
 
 
+_HERE = str(Path(__file__).resolve().parents[1])  # the autograder package
+
+
+def _student_traceback(exc, fn_name):
+    """The lines Jupyter shows for an exception the student's code raised: its traceback
+    from the first frame outside this package (the student's cell) on, never the checker's."""
+    tb = exc.__traceback__
+    while tb is not None and str(Path(tb.tb_frame.f_code.co_filename).resolve()
+                                 ).startswith(_HERE):
+        tb = tb.tb_next
+    lines = ["Traceback (most recent call last):"]
+    lines += "".join(traceback.format_tb(tb)).rstrip("\n").split("\n") if tb else []
+    lines += "".join(traceback.format_exception_only(type(exc), exc)).rstrip("\n").split("\n")
+    lines.append(f"(raised by your {fn_name} while its self-check ran it on a small fixed "
+                 "case)")
+    return lines
+
+
 def copy_args(args):
-    # The student's function gets copies, so modifying an input in place cannot change the
-    # arrays that the reference and the later checks use.
+    # The student's function gets copies, as in the grader, so modifying an input in place
+    # changes neither the arrays that the reference and the later checks use nor the result.
     return [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args]
 
 
-def call(fn_name, fn, *args, where=WHERE):
-    """Call a student's function; turn NotImplementedError into a clear instruction."""
+def call(fn_name, fn, *args, where=WHERE, names=(), notes=None):
+    """Call a student's function on copies of ``args``; turn NotImplementedError into a clear
+    instruction, and let the student's own exceptions through with a traceback that starts in
+    the student's cell. ``notes`` (a set) collects the inputs (named by ``names``) that the
+    call changed in place."""
     if not callable(fn):
-        raise AssertionError(f"{fn_name} is not a function: run {where} first")
+        fail(fn_name, f"is not a function: run {where} first")
+    copies = copy_args(args)
     try:
-        return fn(*copy_args(args))
+        result = fn(*copies)
     except NotImplementedError:
-        raise AssertionError(
+        raise SelfCheckFailed(
             f"{fn_name} is not implemented yet: fill in {where} (replace "
             f"`raise NotImplementedError()` with your code), run it, then run this check again."
         ) from None
+    except SelfCheckFailed:
+        raise
+    except Exception as exc:
+        lines = _student_traceback(exc, fn_name)
+        try:
+            exc._render_traceback_ = lambda: lines
+        except AttributeError:  # an exception type without a __dict__: shown in full
+            pass
+        raise
+    if notes is not None:
+        for name, before, after in zip(names, args, copies):
+            if isinstance(before, np.ndarray) and (
+                    before.shape != np.shape(after)
+                    or not np.array_equal(before, after, equal_nan=True)):
+                notes.add(f"{fn_name} changes its input {name} in place")
+    return result
+
+
+def in_place_note(notes):
+    """The OK line's remark on inputs changed in place (allowed on both sides)."""
+    if not notes:
+        return ""
+    return ("; note: " + ", ".join(sorted(notes)) + ", which is allowed (the grader, like "
+            "this check, gives every call its own copy of the inputs), but a caller that "
+            "reuses that array would see it changed")
 
 
 def unpack(fn_name, result, names):
@@ -87,49 +151,30 @@ def as_array(fn_name, term, value):
     return array
 
 
-def check_term(fn_name, term, got, expected, mistakes=(), transposed=None):
-    """Compare one returned term with the reference and name the likely bug when it differs.
+def check_term(fn_name, term, got, expected, mistakes=(), transposed=None, time_axis=False,
+               gates=0):
+    """Compare one returned term with the reference with the grader's ``compare``, which
+    names the likely bug or says where the term is wrong.
 
     mistakes: pairs ``(array, message)``: what the term would be after a typical mistake.
     transposed: a hint such as ``"use h_prev.T @ da"`` to give when the term equals the
-    transpose of the reference.
+    transpose of the reference. time_axis / gates: the term's layout, as the grader has it.
     Returns the error of a passing term.
     """
     got = as_array(fn_name, term, got)
-    expected = np.asarray(expected, dtype=np.float64)
-
-    def matches(candidate):
-        return close(got, np.asarray(candidate, dtype=np.float64))
-
-    is_transposed = (
-        transposed is not None and expected.ndim == 2 and matches(expected.T)
-        and not matches(expected)
-    )
-    if got.shape != expected.shape:
-        if is_transposed:
-            fail(fn_name, f"{term} looks transposed: {transposed}")
-        for candidate, message in mistakes:
-            if matches(candidate):
-                fail(fn_name, f"{term} is wrong: {message}")
-        fail(fn_name, f"{term} has shape {got.shape}; expected {expected.shape}")
-    if not np.all(np.isfinite(got)):
-        fail(fn_name, f"{term} contains NaN or inf values")
-    error = relative_error(got, expected)
-    if error < TOL:
-        return error
-    if is_transposed:
-        fail(fn_name, f"{term} looks transposed: {transposed}")
-    for candidate, message in mistakes:
-        if matches(candidate):
-            fail(fn_name, f"{term} is wrong: {message}")
-    fail(fn_name, f"{term} does not match the reference (relative difference {error:.1e}, "
-                  f"allowed {TOL:.0e})")
+    reference = expected_value(expected, time_axis=time_axis, gates=gates,
+                               transposed=transposed or "", mistakes=lambda: mistakes)
+    problem = compare(term, got, reference)
+    if problem:
+        fail(fn_name, problem)
+    return relative_error(got, np.asarray(reference))
 
 
-def check_terms(fn_name, got, expected, names, mistakes=None, transposed=None):
+def check_terms(fn_name, got, expected, names, mistakes=None, transposed=None, layout=None):
     """Check every term of a returned tuple in order; also catch terms returned out of order."""
     mistakes = mistakes or {}
     transposed = transposed or {}
+    layout = layout or {}
     order = "(" + ", ".join(names) + ")"
     worst = 0.0
     for k, name in enumerate(names):
@@ -137,7 +182,7 @@ def check_terms(fn_name, got, expected, names, mistakes=None, transposed=None):
                    for j, other in enumerate(names) if j != k]
         term_mistakes = list(mistakes.get(name, [])) + swapped
         worst = max(worst, check_term(fn_name, name, got[k], expected[k], term_mistakes,
-                                      transposed.get(name)))
+                                      transposed.get(name), **layout.get(name, {})))
     return worst
 
 
@@ -172,6 +217,35 @@ def upstream(shape, seed):
     return np.random.default_rng(seed).normal(size=shape)
 
 
+def named_mistakes(name, inputs):
+    """The named mistakes of the self-check of ``name`` on the grader's hidden ``inputs``:
+    ``{term: [(array, message)]}`` (a backward's upstream gradients are its inputs ``dh`` and,
+    for the LSTM steps, ``dc``)."""
+    from . import DESCRIPTIONS  # the package imports this module first
+
+    description = DESCRIPTIONS[name]
+    if isinstance(description, Backward):
+        return description.mistakes(inputs, [inputs[n] for n in description.upstream_names])
+    return description.mistakes(inputs)
+
+
+def grader_mistakes(description):
+    """``Part.mistakes`` of the grader: a picklable ``(inputs) -> {term: [...]}`` (the grading
+    context is shipped to worker processes)."""
+    return partial(named_mistakes, description.name)
+
+
+def grader_view(description):
+    """What the grader's ``Part`` of the same function takes from its description: the
+    layout of the checked values, the transposition advice and the named mistakes, so a wrong
+    value is read the same way when graded as in the self-check."""
+    layout = description.layout
+    return {"time_axis": tuple(k for k, v in layout.items() if v.get("time_axis")),
+            "gated": tuple(k for k, v in layout.items() if v.get("gates")),
+            "transposed": tuple(getattr(description, "transposed", {}).items()),
+            "mistakes": grader_mistakes(description)}
+
+
 # ----------------------------------------------------------------------------- descriptions
 @dataclass(frozen=True)
 class Forward:
@@ -179,7 +253,8 @@ class Forward:
 
     cases() -> [case dict]; reference(*args): rnnlib's function, returning ``returns``;
     mistakes(case) -> {term: [(array, message)]}; terms are checked in ``terms`` order.
-    finish(fn, where) -> text appended to the OK line (further checks of its own)."""
+    finish(fn, where) -> text appended to the OK line (further checks of its own).
+    layout: {term: {"time_axis": True} or {"gates": 4}}, as the grader's part has it."""
     name: str
     args: tuple
     returns: tuple
@@ -192,16 +267,18 @@ class Forward:
     validate: Callable = None       # (returned tuple) -> None, may fail
     finish: Callable = None
     doc: str = ""
+    layout: dict = field(default_factory=dict)
 
     @property
     def functions(self):
         return (self.name,)
 
     def run(self, fn, where=WHERE):
-        worst, cases = 0.0, self.cases()
+        worst, cases, notes = 0.0, self.cases(), set()
         for case in cases:
             args = [case[k] for k in self.args]
-            got = unpack(self.name, call(self.name, fn, *args, where=where), self.returns)
+            got = unpack(self.name, call(self.name, fn, *args, where=where, names=self.args,
+                                         notes=notes), self.returns)
             if self.validate is not None:
                 self.validate(got)
             values = dict(zip(self.returns, got))
@@ -209,10 +286,13 @@ class Forward:
             mistakes = self.mistakes(case)
             for term in self.terms:
                 worst = max(worst, check_term(self.name, term, values[term], expected[term],
-                                              mistakes.get(term, ())))
+                                              mistakes.get(term, ()),
+                                              **self.layout.get(term, {})))
         extra = self.finish(fn, where) if self.finish is not None else ""
+        if where == WHERE:  # a graded cell (not, say, functions pasted from Assignment 1)
+            isolation.require(self.name, fn)
         ok(self.name, f"{self.summary} the reference on {len(cases)} cases{self.qualifier} "
-                      f"(relative difference {worst:.1e}){extra}.")
+                      f"(relative difference {worst:.1e}){extra}{in_place_note(notes)}.")
 
 
 @dataclass(frozen=True)
@@ -235,45 +315,62 @@ class Backward:
     seeds: tuple
     transposed: dict = field(default_factory=dict)
     doc: str = ""
+    layout: dict = field(default_factory=dict)
 
     @property
     def functions(self):
         return (self.forward, self.name)
 
+    @property
+    def upstream_names(self):
+        return ("dh", "dc")[:len(self.seeds)]
+
     def run(self, forward, backward, where=WHERE):
-        worst, cases = 0.0, self.cases()
+        worst, cases, notes = 0.0, self.cases(), set()
+        grad_names = self.upstream_names + ("cache",)
         for index, case in enumerate(cases):
             args = [case[k] for k in self.args]
-            outputs = unpack(self.forward, call(self.forward, forward, *args, where=where),
+            outputs = unpack(self.forward, call(self.forward, forward, *args, where=where,
+                                                names=self.args, notes=notes),
                              self.forward_returns)
             grads_in = [upstream(np.shape(outputs[j]), seed + index)
                         for j, seed in enumerate(self.seeds)]
             got = unpack(self.name, call(self.name, backward, *grads_in, outputs[-1],
-                                         where=where), self.returns)
+                                         where=where, names=grad_names, notes=notes),
+                         self.returns)
             expected = self.reference_backward(*grads_in,
                                                self.reference_forward(*args)[-1])
             mistakes = self.mistakes(case, grads_in)
             worst = max(worst, check_terms(self.name, got, expected, self.returns, mistakes,
-                                           self.transposed))
+                                           self.transposed, self.layout))
 
         # Gradient check on the last case: numerical derivative of sum(out * upstream)
-        # through the student's own forward pass.
+        # through the student's own forward pass. Every call gets copies (as in the grader),
+        # so a backward that changes its dh in place cannot change the loss checked here.
         inputs = {k: cases[-1][k].copy() for k in self.args}
         shapes = [np.shape(o) for o in self.reference_forward(*inputs.values())[:-1]]
         grads_in = [upstream(shape, seed + 7) for shape, seed in zip(shapes, self.seeds)]
-        cache = forward(*copy_args(inputs.values()))[-1]
-        analytic = dict(zip(self.args, backward(*grads_in, cache)))
+
+        def run_forward():
+            return call(self.forward, forward, *inputs.values(), where=where)
+
+        cache = run_forward()[-1]
+        analytic = dict(zip(self.args, unpack(self.name, call(
+            self.name, backward, *grads_in, cache, where=where), self.returns)))
 
         def loss():
-            outputs = forward(*copy_args(inputs.values()))
             total = 0.0
-            for output, grad in zip(outputs, grads_in):
+            for output, grad in zip(run_forward(), grads_in):
                 total = total + np.sum(output * grad)
             return float(total)
 
         grad_error = gradient_check(self.name, loss, inputs, analytic)
+        if where == WHERE:  # a graded cell (not, say, functions pasted from Assignment 1)
+            isolation.require(self.forward, forward)
+            isolation.require(self.name, backward)
         ok(self.name, f"{', '.join(self.returns)} match the reference on {len(cases)} cases "
-                      f"(relative difference {worst:.1e}); gradient check {grad_error:.1e}.")
+                      f"(relative difference {worst:.1e}); gradient check {grad_error:.1e}"
+                      f"{in_place_note(notes)}.")
 
 
 def as_check(description):

@@ -12,7 +12,11 @@ import numpy as np
 import rnnlib
 from rnnlib import sigmoid
 
+from . import isolation
 from .core import Backward, Forward, grid
+
+#: The grader's setup for this assignment: the source notebook's ``setup_imports`` cell.
+SETUP = "import numpy as np\nfrom rnnlib import sigmoid\n"
 
 GATES = ("i", "f", "g", "o")
 _GATE_HELP = ("Wx[:, 0:H] input gate i, [H:2H] forget gate f, [2H:3H] candidate g, "
@@ -286,6 +290,7 @@ def _peephole_backward_mistakes(case, upstream):
 # ----------------------------------------------------------------------------- descriptions
 _STEP_TRANSPOSED = {"dWh": "use h_prev.T @ da", "dWx": "use x.T @ da"}
 _STEP_GRADS = ("dx", "dh_prev", "dc_prev", "dWx", "dWh", "db")
+_GATED = {"dWx": {"gates": 4}, "dWh": {"gates": 4}, "db": {"gates": 4}}
 
 LSTM_STEP_FORWARD = Forward(
     "lstm_step_forward", _LSTM_STEP_ARGS, ("h", "c", "cache"), ("c", "h"), _lstm_step_cases,
@@ -295,13 +300,13 @@ LSTM_STEP_FORWARD = Forward(
 LSTM_STEP_BACKWARD = Backward(
     "lstm_step_backward", "lstm_step_forward", _LSTM_STEP_ARGS, ("h", "c", "cache"),
     _STEP_GRADS, _lstm_step_cases, rnnlib.lstm_step_forward, rnnlib.lstm_step_backward,
-    _step_backward_mistakes, seeds=(20, 30), transposed=_STEP_TRANSPOSED,
+    _step_backward_mistakes, seeds=(20, 30), transposed=_STEP_TRANSPOSED, layout=_GATED,
     doc="Self-check of ``lstm_step_backward(dh, dc, cache) -> "
         "(dx, dh_prev, dc_prev, dWx, dWh, db)``.")
 
 LSTM_FORWARD = Forward(
     "lstm_forward", SEQUENCE_ARGS, ("h", "cache"), ("h",), _lstm_seq_cases,
-    rnnlib.lstm_forward, _lstm_forward_mistakes, "h matches",
+    rnnlib.lstm_forward, _lstm_forward_mistakes, "h matches", layout={"h": {"time_axis": True}},
     doc="Self-check of ``lstm_forward(x, h0, Wx, Wh, b) -> (h, cache)`` with c0 = 0.")
 
 LSTM_BACKWARD = Backward(
@@ -309,6 +314,7 @@ LSTM_BACKWARD = Backward(
     ("dx", "dh0", "dWx", "dWh", "db"), _lstm_seq_cases, rnnlib.lstm_forward,
     rnnlib.lstm_backward, _lstm_backward_mistakes, seeds=(40,),
     transposed={"dWh": "use h_prev.T @ da", "dWx": "use x[:, t].T @ da"},
+    layout={"dx": {"time_axis": True}, **_GATED},
     doc="Self-check of ``lstm_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)``.")
 
 LSTM_STEP_FORWARD_PEEPHOLE = Forward(
@@ -322,9 +328,10 @@ LSTM_STEP_BACKWARD_PEEPHOLE = Backward(
     "lstm_step_backward_peephole", "lstm_step_forward_peephole",
     _LSTM_STEP_ARGS + ("peephole",), ("h", "c", "cache"), _STEP_GRADS + ("dpeephole",),
     _peephole_cases, rnnlib.lstm_step_forward, rnnlib.lstm_step_backward_peephole,
-    _peephole_backward_mistakes, seeds=(50, 60), transposed=_STEP_TRANSPOSED,
+    _peephole_backward_mistakes, seeds=(50, 60), transposed=_STEP_TRANSPOSED, layout=_GATED,
     doc="Self-check of ``lstm_step_backward_peephole(dh, dc, cache)``: plain gradients + "
         "dpeephole.")
 
 DESCRIPTIONS = (LSTM_STEP_FORWARD, LSTM_STEP_BACKWARD, LSTM_FORWARD, LSTM_BACKWARD,
                 LSTM_STEP_FORWARD_PEEPHOLE, LSTM_STEP_BACKWARD_PEEPHOLE)
+isolation.register([d.name for d in DESCRIPTIONS], SETUP)

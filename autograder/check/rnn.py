@@ -9,7 +9,11 @@ import numpy as np
 import rnnlib
 from rnnlib import sigmoid
 
+from . import isolation
 from .core import Backward, Forward, call, check_term, fail, gradient_check, grid, unpack
+
+#: The grader's setup for this assignment: the source notebook's ``setup_imports`` cell.
+SETUP = "import numpy as np\n"
 
 STEP_ARGS = ("x", "h_prev", "Wx", "Wh", "b")
 SEQUENCE_ARGS = ("x", "h0", "Wx", "Wh", "b")
@@ -176,15 +180,17 @@ def _softmax_mistakes(case):
                                 "steps and divide by the batch size N only"),
             (N * expected_loss / mask.sum(), "the loss is divided by the number of unmasked "
                                              "steps; divide by the batch size N"),
-            (loss_unmasked, "masked steps count in the loss: only steps where mask is True "
-                            "may contribute"),
-            (N * loss_unmasked, "the loss is not averaged over the batch (divide by N), and "
-                                "masked steps count (use mask)"),
+            (loss_unmasked, "the loss ignores the mask: masked steps count in the loss; only "
+                            "steps where mask is True may contribute"),
+            (N * loss_unmasked, "the loss ignores the mask (masked steps count) and is not "
+                                "averaged over the batch (divide by N)"),
         ],
         "dx": [
             (N * expected_dx, "dx is not averaged over the batch: divide by N, as the loss is"),
             (expected_dx / T, "dx is averaged over time as well: divide by N only"),
-            (dx_unmasked, "dx must be zero where mask is False"),
+            (dx_unmasked, "dx ignores the mask: it must be zero where mask is False"),
+            (N * dx_unmasked, "dx ignores the mask (it must be zero where mask is False) and "
+                              "is not averaged over the batch (divide by N)"),
             (probs * mask[:, :, None] / N, "dx = (softmax(x) - onehot(y)) * mask / N: the 1 "
                                            "at the target class is not subtracted"),
         ],
@@ -239,7 +245,7 @@ RNN_STEP_BACKWARD = Backward(
 
 RNN_FORWARD = Forward(
     "rnn_forward", SEQUENCE_ARGS, ("h", "cache"), ("h",), _rnn_seq_cases, rnnlib.rnn_forward,
-    _rnn_forward_mistakes, "h matches",
+    _rnn_forward_mistakes, "h matches", layout={"h": {"time_axis": True}},
     doc="Self-check of ``rnn_forward(x, h0, Wx, Wh, b) -> (h, cache)``.")
 
 RNN_BACKWARD = Backward(
@@ -247,14 +253,16 @@ RNN_BACKWARD = Backward(
     ("dx", "dh0", "dWx", "dWh", "db"), _rnn_seq_cases, rnnlib.rnn_forward,
     rnnlib.rnn_backward, _rnn_backward_mistakes, seeds=(10,),
     transposed={"dWh": "use h_prev.T @ da", "dWx": "use x[:, t].T @ da"},
+    layout={"dx": {"time_axis": True}},
     doc="Self-check of ``rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)``.")
 
 TEMPORAL_SOFTMAX_LOSS = Forward(
     "temporal_softmax_loss", ("x", "y", "mask"), ("loss", "dx"), ("loss", "dx"),
     _softmax_cases, rnnlib.temporal_softmax_loss, _softmax_mistakes, "loss and dx match",
     qualifier=", with a mask", validate=_softmax_scalar_loss,
-    finish=_softmax_stability_and_gradient,
+    finish=_softmax_stability_and_gradient, layout={"dx": {"time_axis": True}},
     doc="Self-check of ``temporal_softmax_loss(x, y, mask) -> (loss, dx)``.")
 
 DESCRIPTIONS = (RNN_STEP_FORWARD, RNN_STEP_BACKWARD, RNN_FORWARD, RNN_BACKWARD,
                 TEMPORAL_SOFTMAX_LOSS)
+isolation.register([d.name for d in DESCRIPTIONS], SETUP)
