@@ -247,10 +247,10 @@ def compare(name, got, expected, time_axis=False):
             return f"{name} should be a scalar, got shape {tuple(got.shape)}"
         got = got.reshape(())
     elif got.shape != expected.shape:
+        message = f"{name} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
         named = _named(name, got, expected, transposed, mistakes)
         if named:
-            return named
-        message = f"{name} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+            return f"{message}: {named}"
         if got.shape == expected.shape[::-1]:
             message += " (it looks transposed)"
         return message

@@ -157,8 +157,8 @@ def test_each_failure_has_a_clear_reason(rnn_batch):
         ("released", "rnn_step_forward"): "NotImplementedError",
         ("syntax-error", "rnn_backward"): "SyntaxError",
         ("exception", "temporal_softmax_loss"): "KeyError: 'oops'",
-        ("wrong-shape", "rnn_step_backward"): "dWx has shape (6, 5), expected (5, 6) (it "
-                                              "looks transposed)",
+        ("wrong-shape", "rnn_step_backward"): "dWx has shape (6, 5), expected (5, 6): "
+                                              "dWx looks transposed",
         ("nan", "temporal_softmax_loss"): "loss contains NaN",
         ("partial", "rnn_forward"): "3/4 hidden cases correct; case 2 (N=1",
         ("infinite-loop", "rnn_forward"): "time limit",
@@ -263,7 +263,7 @@ def test_feedback_pages(rnn_batch):
     records = workdir.read_records("rnn_bptt")
     assert len(pages) == len(records)
     page = (workdir.feedback("wrong-shape", "rnn_bptt") / "rnn_bptt.html").read_text()
-    assert "(it looks transposed)" in page and "45 / 100" in page
+    assert "dWx looks transposed" in page and "45 / 100" in page
     for part in ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
                  "temporal_softmax_loss"):
         assert part in page
