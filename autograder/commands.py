@@ -261,7 +261,7 @@ def _write(workdir, ctx, submission, record, gb):
         graded = autograded_notebook(ctx.source.path, nb, record)
         atomic_write(workdir.autograded(student, assignment) / name, graded)
     atomic_write(workdir.record_path(assignment, student), record.to_json())
-    gradebook_module.sync_record(gb, record, ctx.source)
+    gradebook_module.sync_record(gb, record, ctx.source, regraded=True)
 
 
 def _progress(total, enabled, initial=0, unit="submission", desc="grading"):
