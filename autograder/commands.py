@@ -118,9 +118,15 @@ def grade(workdir, assignment, submissions, jobs=2, sandbox="auto", limits=None,
                   "code can read this user's files. Install bubblewrap.", file=sys.stderr)
         summary = _grade_batch(workdir, ctx, submissions, jobs=jobs, force=force,
                                progress=progress, on_record=on_record, executor=executor)
+        kept = manual_overrides(workdir, assignment, ctx.source,
+                                {r.student: r for r in summary.records})
     if out is not None:
         for warning in summary.warnings:
             print(f"note: {warning}", file=out)
+        for student, total in kept.items():
+            print(f"note: {student}: {total:g} in the gradebook (export, feedback): a score "
+                  "changed in formgrader, kept because the submission is unchanged; "
+                  "`grade --force` re-grades and clears it", file=out)
         print(summary_table(summary, ctx), file=out)
         where = f"{jobs} worker(s)" if executor is None else type(executor).__name__
         print(f"graded in {summary.seconds:.1f} s with {where}; records in "
@@ -273,6 +279,22 @@ def _progress(total, enabled, initial=0, unit="submission", desc="grading"):
 
 
 # ----------------------------------------------------------------------------- feedback, export
+def gradebook_totals(workdir, assignment, source, records):
+    """{student: total} as the gradebook (the truth, formgrader's edits included) holds it."""
+    points = gradebook_module.gradebook_rows(workdir, assignment, source)
+    names = [p.name for p in parts_of(assignment)]
+    rows = class_rows(points, records, None, names, source.bonus, source.max_points)
+    return {r.student: r.total for r in rows if r.student in points}
+
+
+def manual_overrides(workdir, assignment, source, records):
+    """{student: gradebook total} where formgrader's scores make it differ from the
+    record's auto-grade, so the batch summary can say which total counts."""
+    totals = gradebook_totals(workdir, assignment, source, records)
+    return {s: t for s, t in totals.items()
+            if s in records and abs(t - records[s].total) > 1e-9}
+
+
 def _records_and_source(workdir, assignment):
     records = workdir.read_records(assignment)
     if not records:

@@ -181,12 +181,15 @@ def test_manual_score_does_not_survive_a_resubmission_or_force(generated, tmp_pa
     _set_manual_score(workdir, "rnn_forward", source.points["rnn_forward"] - 1)
     overridden = _export_total(workdir, tmp_path, "ada")
     assert overridden != first      # the instructor's word counts while the code is the same
-    summary, _ = grade(workdir, "rnn_bptt", tmp_path / "submissions")
+    summary, printed = grade(workdir, "rnn_bptt", tmp_path / "submissions")
     assert _export_total(workdir, tmp_path, "ada") == overridden
+    assert f"note: ada: {overridden:g} in the gradebook" in printed   # shown, not hidden
+    assert "grade --force" in printed
 
     shutil.copy(tmp_path / "made" / "correct" / "submission.ipynb", folder / "rnn_bptt.ipynb")
-    summary, _ = grade(workdir, "rnn_bptt", tmp_path / "submissions")
+    summary, printed = grade(workdir, "rnn_bptt", tmp_path / "submissions")
     assert [r.total for r in summary.records] == [100]
+    assert "in the gradebook" not in printed
     assert _export_total(workdir, tmp_path, "ada") == 100
 
     _set_manual_score(workdir, "rnn_forward", 0.0)
