@@ -8,6 +8,7 @@ record, submitted and autograded notebooks, gradebook, in this order -- so that 
 is killed midway resumes with what was recorded.
 """
 
+import copy
 import hashlib
 import shutil
 import sys
@@ -287,6 +288,19 @@ def gradebook_totals(workdir, assignment, source, records):
     return {r.student: r.total for r in rows if r.student in points}
 
 
+def with_gradebook_points(record, points):
+    """A copy of ``record`` whose parts carry the gradebook's points, so the feedback page
+    shows the same total as export; a part scored in formgrader says so."""
+    record = copy.deepcopy(record)
+    for part in record.parts:
+        given = points.get(part.name)
+        if given is not None and abs(given - part.points) > 1e-9:
+            part.notes.append(f"score set by the instructor: {given:g} (the autograder "
+                              f"gave {part.points:g})")
+            part.points = given
+    return record
+
+
 def manual_overrides(workdir, assignment, source, records):
     """{student: gradebook total} where formgrader's scores make it differ from the
     record's auto-grade, so the batch summary can say which total counts."""
@@ -307,9 +321,11 @@ def feedback(workdir, assignment, progress=True, out=sys.stdout):
     workdir = _workdir(workdir)
     with workdir.lock():
         records, source = _records_and_source(workdir, assignment)
+        points = gradebook_module.gradebook_rows(workdir, assignment, source)
         bar = _progress(len(records), progress, unit="page", desc="feedback")
         pages = write_feedback(workdir, assignment, source.notebook_name,
-                               [records[s] for s in sorted(records)], progress=bar)
+                               [with_gradebook_points(records[s], points.get(s, {}))
+                                for s in sorted(records)], progress=bar)
         if bar is not None:
             bar.close()
     if out is not None:

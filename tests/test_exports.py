@@ -185,6 +185,10 @@ def test_manual_score_does_not_survive_a_resubmission_or_force(generated, tmp_pa
     assert _export_total(workdir, tmp_path, "ada") == overridden
     assert f"note: ada: {overridden:g} in the gradebook" in printed   # shown, not hidden
     assert "grade --force" in printed
+    commands.feedback(workdir, "rnn_bptt", progress=False, out=None)
+    page = (workdir.feedback("ada", "rnn_bptt") / "rnn_bptt.html").read_text(encoding="utf-8")
+    assert f"<strong>{overridden:g} / 100</strong>" in page
+    assert "score set by the instructor" in page
 
     shutil.copy(tmp_path / "made" / "correct" / "submission.ipynb", folder / "rnn_bptt.ipynb")
     summary, printed = grade(workdir, "rnn_bptt", tmp_path / "submissions")
