@@ -322,6 +322,11 @@ def feedback(workdir, assignment, progress=True, out=sys.stdout):
     with workdir.lock():
         records, source = _records_and_source(workdir, assignment)
         points = gradebook_module.gradebook_rows(workdir, assignment, source)
+        comments = gradebook_module.manual_comments(workdir, assignment, source.notebook_name)
+        for student, said in comments.items():
+            if student in records:
+                records[student].notes.extend(f"instructor's comment on {cell}: {text}"
+                                              for cell, text in said)
         bar = _progress(len(records), progress, unit="page", desc="feedback")
         pages = write_feedback(workdir, assignment, source.notebook_name,
                                [with_gradebook_points(records[s], points.get(s, {}))

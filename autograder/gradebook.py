@@ -117,3 +117,26 @@ def gradebook_rows(workdir, assignment, source):
                     or grade.manual_score is not None else None
             rows[submission.student_id] = points
     return rows
+
+
+def manual_comments(workdir, assignment, notebook_name):
+    """{student: [(cell name, comment)]}: what the instructor wrote in formgrader."""
+    from nbgrader.api import MissingEntry
+
+    found = {}
+    with open_gradebook(workdir) as gb:
+        try:
+            submissions = gb.assignment_submissions(assignment)
+        except MissingEntry:
+            return found
+        for submission in submissions:
+            try:
+                notebook = gb.find_submission_notebook(notebook_name, assignment,
+                                                       submission.student_id)
+            except MissingEntry:
+                continue
+            said = [(c.name, c.manual_comment.strip()) for c in notebook.comments
+                    if c.manual_comment and c.manual_comment.strip()]
+            if said:
+                found[submission.student_id] = sorted(said)
+    return found

@@ -12,6 +12,7 @@ from test_autograder_e2e import copy_workdir, grade, source_points, write_submis
 from autograder import commands
 from autograder.exports import class_rows, moodle_feedback_zip, table
 from autograder.feedback import summary_html
+from autograder.gradebook import open_gradebook
 from autograder.record import PartResult, Record
 from autograder.roster import RosterError, read_roster
 from autograder.workdir import Workdir
@@ -155,8 +156,6 @@ def _export_total(workdir, tmp_path, student):
 
 def _set_manual_score(workdir, part, score):
     """What an instructor's edit in formgrader does: nbgrader's own Gradebook API."""
-    from autograder.gradebook import open_gradebook
-
     source = source_points(workdir, "rnn_bptt")
     with open_gradebook(workdir) as gb:
         cell = gb.find_grade(source.test_cells[part], "rnn_bptt", "rnn_bptt", "ada")
@@ -185,10 +184,16 @@ def test_manual_score_does_not_survive_a_resubmission_or_force(generated, tmp_pa
     assert _export_total(workdir, tmp_path, "ada") == overridden
     assert f"note: ada: {overridden:g} in the gradebook" in printed   # shown, not hidden
     assert "grade --force" in printed
+    with open_gradebook(workdir) as gb:
+        notebook = gb.find_submission_notebook("rnn_bptt", "rnn_bptt", "ada")
+        notebook.comments[0].manual_comment = "Check N == 1 <again>"
+        commented = notebook.comments[0].name
+        gb.db.commit()
     commands.feedback(workdir, "rnn_bptt", progress=False, out=None)
     page = (workdir.feedback("ada", "rnn_bptt") / "rnn_bptt.html").read_text(encoding="utf-8")
     assert f"<strong>{overridden:g} / 100</strong>" in page
     assert "score set by the instructor" in page
+    assert f"instructor&#x27;s comment on {commented}: Check N == 1 &lt;again&gt;" in page
 
     shutil.copy(tmp_path / "made" / "correct" / "submission.ipynb", folder / "rnn_bptt.ipynb")
     summary, printed = grade(workdir, "rnn_bptt", tmp_path / "submissions")
