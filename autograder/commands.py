@@ -8,6 +8,7 @@ record, submitted and autograded notebooks, gradebook, in this order -- so that 
 is killed midway resumes with what was recorded.
 """
 
+import copy
 import hashlib
 import shutil
 import sys
@@ -118,9 +119,15 @@ def grade(workdir, assignment, submissions, jobs=2, sandbox="auto", limits=None,
                   "code can read this user's files. Install bubblewrap.", file=sys.stderr)
         summary = _grade_batch(workdir, ctx, submissions, jobs=jobs, force=force,
                                progress=progress, on_record=on_record, executor=executor)
+        kept = manual_overrides(workdir, assignment, ctx.source,
+                                {r.student: r for r in summary.records})
     if out is not None:
         for warning in summary.warnings:
             print(f"note: {warning}", file=out)
+        for student, total in kept.items():
+            print(f"note: {student}: {total:g} in the gradebook (export, feedback): a score "
+                  "changed in formgrader, kept because the submission is unchanged; "
+                  "`grade --force` re-grades and clears it", file=out)
         print(summary_table(summary, ctx), file=out)
         where = f"{jobs} worker(s)" if executor is None else type(executor).__name__
         print(f"graded in {summary.seconds:.1f} s with {where}; records in "
@@ -261,7 +268,7 @@ def _write(workdir, ctx, submission, record, gb):
         graded = autograded_notebook(ctx.source.path, nb, record)
         atomic_write(workdir.autograded(student, assignment) / name, graded)
     atomic_write(workdir.record_path(assignment, student), record.to_json())
-    gradebook_module.sync_record(gb, record, ctx.source)
+    gradebook_module.sync_record(gb, record, ctx.source, regraded=True)
 
 
 def _progress(total, enabled, initial=0, unit="submission", desc="grading"):
@@ -273,6 +280,35 @@ def _progress(total, enabled, initial=0, unit="submission", desc="grading"):
 
 
 # ----------------------------------------------------------------------------- feedback, export
+def gradebook_totals(workdir, assignment, source, records):
+    """{student: total} as the gradebook (the truth, formgrader's edits included) holds it."""
+    points = gradebook_module.gradebook_rows(workdir, assignment, source)
+    names = [p.name for p in parts_of(assignment)]
+    rows = class_rows(points, records, None, names, source.bonus, source.max_points)
+    return {r.student: r.total for r in rows if r.student in points}
+
+
+def with_gradebook_points(record, points):
+    """A copy of ``record`` whose parts carry the gradebook's points, so the feedback page
+    shows the same total as export; a part scored in formgrader says so."""
+    record = copy.deepcopy(record)
+    for part in record.parts:
+        given = points.get(part.name)
+        if given is not None and abs(given - part.points) > 1e-9:
+            part.notes.append(f"score set by the instructor: {given:g} (the autograder "
+                              f"gave {part.points:g})")
+            part.points = given
+    return record
+
+
+def manual_overrides(workdir, assignment, source, records):
+    """{student: gradebook total} where formgrader's scores make it differ from the
+    record's auto-grade, so the batch summary can say which total counts."""
+    totals = gradebook_totals(workdir, assignment, source, records)
+    return {s: t for s, t in totals.items()
+            if s in records and abs(t - records[s].total) > 1e-9}
+
+
 def _records_and_source(workdir, assignment):
     records = workdir.read_records(assignment)
     if not records:
@@ -285,9 +321,16 @@ def feedback(workdir, assignment, progress=True, out=sys.stdout):
     workdir = _workdir(workdir)
     with workdir.lock():
         records, source = _records_and_source(workdir, assignment)
+        points = gradebook_module.gradebook_rows(workdir, assignment, source)
+        comments = gradebook_module.manual_comments(workdir, assignment, source.notebook_name)
+        for student, said in comments.items():
+            if student in records:
+                records[student].notes.extend(f"instructor's comment on {cell}: {text}"
+                                              for cell, text in said)
         bar = _progress(len(records), progress, unit="page", desc="feedback")
         pages = write_feedback(workdir, assignment, source.notebook_name,
-                               [records[s] for s in sorted(records)], progress=bar)
+                               [with_gradebook_points(records[s], points.get(s, {}))
+                                for s in sorted(records)], progress=bar)
         if bar is not None:
             bar.close()
     if out is not None:

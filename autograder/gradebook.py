@@ -60,8 +60,14 @@ def has_assignment(workdir, assignment):
     return True
 
 
-def sync_record(gb, record, source):
-    """Put one Record's points into the gradebook (create or update)."""
+def sync_record(gb, record, source, regraded=False):
+    """Put one Record's points into the gradebook (create or update).
+
+    ``regraded``: the record was just graded again (the notebook changed, or ``--force``),
+    so a score the instructor typed in formgrader for one of its auto-graded cells judged
+    the old code: it is cleared, else it would silently outrank the new auto score. When
+    only re-syncing an unchanged record the override is the instructor's word and stays.
+    """
     from nbgrader.api import MissingEntry
 
     student, assignment = record.student, record.assignment
@@ -76,6 +82,8 @@ def sync_record(gb, record, source):
     for part in record.parts:
         test_cell = source.test_cells[part.name]
         grade = gb.find_grade(test_cell, source.notebook_name, assignment, student)
+        if regraded:
+            grade.manual_score = None
         if part.name in source.bonus:
             # nbgrader's own place for extra credit; formgrader shows it as such
             grade.auto_score = 0.0
@@ -109,3 +117,26 @@ def gradebook_rows(workdir, assignment, source):
                     or grade.manual_score is not None else None
             rows[submission.student_id] = points
     return rows
+
+
+def manual_comments(workdir, assignment, notebook_name):
+    """{student: [(cell name, comment)]}: what the instructor wrote in formgrader."""
+    from nbgrader.api import MissingEntry
+
+    found = {}
+    with open_gradebook(workdir) as gb:
+        try:
+            submissions = gb.assignment_submissions(assignment)
+        except MissingEntry:
+            return found
+        for submission in submissions:
+            try:
+                notebook = gb.find_submission_notebook(notebook_name, assignment,
+                                                       submission.student_id)
+            except MissingEntry:
+                continue
+            said = [(c.name, c.manual_comment.strip()) for c in notebook.comments
+                    if c.manual_comment and c.manual_comment.strip()]
+            if said:
+                found[submission.student_id] = sorted(said)
+    return found

@@ -2,14 +2,20 @@
 
 import csv
 import io
+import shutil
 import zipfile
 
 import pytest
+from autograder_cases import hostile
+from test_autograder_e2e import copy_workdir, grade, source_points, write_submissions
 
+from autograder import commands
 from autograder.exports import class_rows, moodle_feedback_zip, table
 from autograder.feedback import summary_html
+from autograder.gradebook import open_gradebook
 from autograder.record import PartResult, Record
 from autograder.roster import RosterError, read_roster
+from autograder.workdir import Workdir
 
 
 def _record(bonus_points):
@@ -130,3 +136,72 @@ def _text(rows):
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)
     return buffer.getvalue()
+
+
+# ----------------------------------------------------------------------------- manual overrides
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """A work folder in which nbgrader generated rnn_bptt."""
+    workdir = Workdir(tmp_path_factory.mktemp("generated") / "grading")
+    commands.generate(workdir, "rnn_bptt", quiet=True)
+    return workdir
+
+
+def _export_total(workdir, tmp_path, student):
+    target = commands.export(workdir, "rnn_bptt", tmp_path / "grades.csv", out=None)
+    with open(target, newline="", encoding="utf-8") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f)}
+    return float(rows[student]["total"])
+
+
+def _set_manual_score(workdir, part, score):
+    """What an instructor's edit in formgrader does: nbgrader's own Gradebook API."""
+    source = source_points(workdir, "rnn_bptt")
+    with open_gradebook(workdir) as gb:
+        cell = gb.find_grade(source.test_cells[part], "rnn_bptt", "rnn_bptt", "ada")
+        cell.manual_score = score
+        gb.db.commit()
+
+
+def test_manual_score_does_not_survive_a_resubmission_or_force(generated, tmp_path):
+    """#13: ada's formgrader score judged her old code; her corrected resubmission (and a
+    ``--force`` re-grade) is graded afresh, and export writes the new full score."""
+    workdir = copy_workdir(generated, tmp_path / "grading")
+    source = source_points(workdir, "rnn_bptt")
+    cases = [c for c in hostile.RNN_CASES if c.student in ("correct", "partial")]
+    write_submissions(workdir, "rnn_bptt", cases, tmp_path / "made")
+    folder = tmp_path / "submissions" / "ada"
+    folder.mkdir(parents=True)
+    shutil.copy(tmp_path / "made" / "partial" / "submission.ipynb", folder / "rnn_bptt.ipynb")
+    grade(workdir, "rnn_bptt", tmp_path / "submissions")
+    first = workdir.read_records("rnn_bptt")["ada"].total
+    assert first < 100
+
+    _set_manual_score(workdir, "rnn_forward", source.points["rnn_forward"] - 1)
+    overridden = _export_total(workdir, tmp_path, "ada")
+    assert overridden != first      # the instructor's word counts while the code is the same
+    summary, printed = grade(workdir, "rnn_bptt", tmp_path / "submissions")
+    assert _export_total(workdir, tmp_path, "ada") == overridden
+    assert f"note: ada: {overridden:g} in the gradebook" in printed   # shown, not hidden
+    assert "grade --force" in printed
+    with open_gradebook(workdir) as gb:
+        notebook = gb.find_submission_notebook("rnn_bptt", "rnn_bptt", "ada")
+        notebook.comments[0].manual_comment = "Check N == 1 <again>"
+        commented = notebook.comments[0].name
+        gb.db.commit()
+    commands.feedback(workdir, "rnn_bptt", progress=False, out=None)
+    page = (workdir.feedback("ada", "rnn_bptt") / "rnn_bptt.html").read_text(encoding="utf-8")
+    assert f"<strong>{overridden:g} / 100</strong>" in page
+    assert "score set by the instructor" in page
+    assert f"instructor&#x27;s comment on {commented}: Check N == 1 &lt;again&gt;" in page
+
+    shutil.copy(tmp_path / "made" / "correct" / "submission.ipynb", folder / "rnn_bptt.ipynb")
+    summary, printed = grade(workdir, "rnn_bptt", tmp_path / "submissions")
+    assert [r.total for r in summary.records] == [100]
+    assert "in the gradebook" not in printed
+    assert _export_total(workdir, tmp_path, "ada") == 100
+
+    _set_manual_score(workdir, "rnn_forward", 0.0)
+    assert _export_total(workdir, tmp_path, "ada") == 100 - source.points["rnn_forward"]
+    grade(workdir, "rnn_bptt", tmp_path / "submissions", force=True)
+    assert _export_total(workdir, tmp_path, "ada") == 100
