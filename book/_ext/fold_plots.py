@@ -97,7 +97,7 @@ def fold_notebook(text: str) -> str:
 
 
 def _source_read(app, docname, source):
-    if app.env.doc2path(docname).suffix == ".ipynb":
+    if str(app.env.doc2path(docname)).endswith(".ipynb"):
         source[0] = fold_notebook(source[0])
 
 
