@@ -131,6 +131,46 @@ def test_math_trap_check_accepts_the_safe_forms(tex):
     assert not _site_polish().math_traps(tex), f"flagged: {tex!r}"
 
 
+def _fold_plots():
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        return importlib.import_module("fold_plots")
+    finally:
+        sys.path.pop(0)
+
+
+PLOT = "fig, ax = plt.subplots()\n" + "".join(f"ax.plot(x, x ** {k})\n" for k in range(14))
+
+
+@pytest.mark.parametrize("cells, folded", [
+    (["x = np.arange(3)", PLOT, "print(x)"], [1]),             # draws only: folded
+    (["x = 1", "y = 2\n" + PLOT, "assert y == 2"], []),        # computes what a check reads
+    (["x = 1", PLOT + "assert x == 1"], []),                   # a self-check
+    (["x = 1", "fig, ax = plt.subplots()\nax.plot(x)"], []),   # short
+    (["x = 1", "def f():\n    return 1\n" + PLOT, "f()"], []),  # defines a helper used later
+    (["x = 1", "for k in range(2):\n    pass\n" + PLOT, "for k in x:\n    print(k)"], [1]),
+    (["x = 1", "%time " + PLOT], []),                          # a magic: not Python, left alone
+])
+def test_plotting_only_cells_are_folded_and_nothing_else(cells, folded):
+    assert _fold_plots().plotting_only_cells(cells) == folded
+
+
+def test_fold_notebook_only_adds_a_tag():
+    import json
+
+    fold = _fold_plots()
+    nb = {"cells": [{"cell_type": "code", "source": ["x = 1"], "metadata": {}},
+                    {"cell_type": "code", "source": PLOT.splitlines(True), "metadata": {}}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    out = json.loads(fold.fold_notebook(json.dumps(nb)))
+    assert out["cells"][1]["metadata"]["tags"] == ["hide-input"]
+    assert out["cells"][1]["source"] == nb["cells"][1]["source"]
+    assert "tags" not in out["cells"][0]["metadata"]
+
+
 def test_no_source_has_a_math_trap():
     """The same check over the sources, so it also holds for pages the build did not reread."""
     polish = _site_polish()

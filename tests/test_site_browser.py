@@ -4,8 +4,10 @@
 and recorded. Every page is opened once, at phone width (390 px), in one browser per pytest
 worker (xdist-safe), and checked for: no console error, no request to another host, no raw TeX
 left, every display equation's rows keeping their left-hand side, figures loaded with alt text
-that is not a file path, and no sideways scroll of the page. Phone navigation, search and the
-download links have their own tests.
+that is not a file path, no sideways scroll of the page, and wide display math scrolling inside
+its own box. Pages with display math are opened again at 1280 px, where no equation may be
+wider than the text column. Phone navigation, search and the download links have their own
+tests.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
 
 
 def _chromium():
@@ -83,10 +86,9 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="module")
-def tab(browser, server):
-    """One page at phone width; its console errors and foreign requests are collected."""
-    context = browser.new_context(viewport=PHONE)
+def _tab(browser, server, viewport):
+    """One page at ``viewport``; its console errors and foreign requests are collected."""
+    context = browser.new_context(viewport=viewport)
     log = {"errors": [], "foreign": []}
     local = urlparse(server).netloc
 
@@ -102,7 +104,20 @@ def tab(browser, server):
     page = context.new_page()
     page.on("console", lambda m: log["errors"].append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: log["errors"].append(f"page error: {e}"))
-    yield page, log, server
+    return context, (page, log, server)
+
+
+@pytest.fixture(scope="module")
+def tab(browser, server):
+    context, handle = _tab(browser, server, PHONE)
+    yield handle
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def desktop_tab(browser, server):
+    context, handle = _tab(browser, server, DESKTOP)
+    yield handle
     context.close()
 
 
@@ -177,6 +192,21 @@ SIDEWAYS = r"""() => {
   return {overflow: page, culprits};
 }"""
 
+# Display equations wider than their box. At phone width such a box must scroll by itself (the
+# page does not); at desktop width none may exist (a reader should not have to scroll math).
+WIDE_MATH = r"""() => Array.from(document.querySelectorAll("main div.math")).flatMap(box => {
+  const math = box.querySelector("mjx-container mjx-math") || box;
+  const need = Math.ceil(math.getBoundingClientRect().width), have = box.clientWidth;
+  if (need <= have + 1) return [];
+  const scrolls = ["auto", "scroll"].includes(getComputedStyle(box).overflowX)
+                  && box.scrollWidth > box.clientWidth;
+  const tex = (window.MathJax && MathJax.startup && MathJax.startup.document
+               && Array.from(MathJax.startup.document.math)
+                    .find(m => box.contains(m.typesetRoot))) || null;
+  return [{need, have, scrolls, tex: tex ? tex.math.trim().slice(0, 80) : box.id}];
+})"""
+MATH_PAGES = [p for p in PAGES if 'class="math' in (HTML / p).read_text(encoding="utf-8")]
+
 
 @pytest.mark.parametrize("path", PAGES)
 def test_page(tab, path):
@@ -198,7 +228,17 @@ def test_page(tab, path):
     if sideways:
         problems.append(f"page scrolls sideways by {sideways['overflow']} px at 390 px: "
                         f"{sideways['culprits']}")
+    problems += [f"wide equation ({m['need']} px in {m['have']} px) does not scroll in its box: "
+                 f"{m['tex']}" for m in page.evaluate(WIDE_MATH) if not m["scrolls"]]
     assert not problems, f"{path}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", MATH_PAGES)
+def test_equations_fit_the_column_at_desktop_width(desktop_tab, path):
+    page, _ = _open(desktop_tab, path)
+    wide = page.evaluate(WIDE_MATH)
+    assert not wide, f"{path}: equations wider than the text column at 1280 px:\n" + "\n".join(
+        f"{m['need']} px in {m['have']} px: {m['tex']}" for m in wide)
 
 
 def test_phone_navigation_opens_the_table_of_contents(tab):
