@@ -3,8 +3,8 @@
 Data: generated "pose" trajectories -- ``J`` keypoints in 2-D, ``D = 2 J`` coordinates per time
 step -- that switch between ``K`` motifs. A motif is a periodic movement: every coordinate
 oscillates at the motif's frequency with the motif's amplitude, phase and waveform (a second
-harmonic) around the motif's mean posture, so a motif is a closed loop in pose space. Each
-segment lasts a random number of steps, starts at a random
+harmonic) around the motif's mean posture (shared by all motifs by default), so a motif is a
+closed loop in pose space. Each segment lasts a random number of steps, starts at a random
 point of its cycle, and carries a random amplitude factor and tempo; observation noise is added.
 The motifs themselves (frequencies, amplitude and phase patterns) depend on ``motif_seed`` only
 and are shared by all splits; the sequences of each split come from their own seed stream.
@@ -28,10 +28,10 @@ from torch import nn
 SPLITS = ("train", "val", "test")
 
 PROFILES = {
-    "smoke": dict(n_train=24, n_test=8, seq_len=400, window=32, latent=4, hidden=64,
-                  epochs=12, batch_size=64, lr=3e-3, kl_weight=1.0, stride=4, smooth=5),
-    "full": dict(n_train=96, n_test=24, seq_len=600, window=32, latent=4, hidden=128,
-                 epochs=30, batch_size=128, lr=2e-3, kl_weight=1.0, stride=4, smooth=5),
+    "smoke": dict(n_train=24, n_test=8, seq_len=400, window=32, latent=8, hidden=64,
+                  epochs=16, batch_size=64, lr=3e-3, kl_weight=0.1, stride=4, smooth=5),
+    "full": dict(n_train=96, n_test=24, seq_len=600, window=32, latent=8, hidden=128,
+                 epochs=30, batch_size=128, lr=2e-3, kl_weight=0.1, stride=4, smooth=5),
 }
 
 
@@ -43,11 +43,11 @@ def seqvae_config(profile: str) -> dict:
 
 
 def motif_bank(n_motifs: int = 4, n_keypoints: int = 4, motif_seed: int = 0,
-               posture: float = 0.5, harmonic: float = 0.4) -> dict:
+               posture: float = 0.0, harmonic: float = 0.4) -> dict:
     """The motifs: ``freq`` (K,) cycles per step, ``amp``, ``phase``, ``second`` (the weight of
     the second harmonic, so a motif's waveform is its own, not a plain sine) and ``offset`` (a
-    mean posture of norm ``posture``: behaviours differ a little in how the body is held,
-    which is what lets k-means on raw windows find some of them), each (K, D)."""
+    mean posture of norm ``posture``; 0 by default, so that the motifs share the mean posture and
+    differ only in their dynamics, and no smoothing of raw windows can find them), each (K, D)."""
     if n_motifs < 2:
         raise ValueError(f"n_motifs: expected at least 2 motifs, got {n_motifs}")
     if n_keypoints < 1:
