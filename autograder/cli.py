@@ -6,6 +6,7 @@
         [--shard i/S --records-only]   (then a plain `grade` collects the records)
     python -m autograder feedback ASSIGNMENT
     python -m autograder export ASSIGNMENT --csv FILE
+    python -m autograder report ASSIGNMENT [--output FILE]
 
 Every command takes ``--workdir DIR`` (default: ``grading/`` in the repository, which git
 ignores), so several courses or terms can keep separate gradebooks.
@@ -15,8 +16,9 @@ import argparse
 import contextlib
 import os
 import sys
+from pathlib import Path
 
-from . import commands
+from . import classreport, commands
 from .assignments import ASSIGNMENTS, module_of
 from .executors import dask_executor
 from .sandbox import DEFAULT_LIMITS, grade_limits
@@ -76,6 +78,12 @@ def build_parser():
                        help="CSV: student id, points per graded function, total, max")
     p.add_argument("assignment", choices=assignments)
     p.add_argument("--csv", required=True, help="file to write")
+
+    p = sub.add_parser("report", parents=[common],
+                       help="one offline HTML page about the whole class, and a text summary")
+    p.add_argument("assignment", choices=assignments)
+    p.add_argument("--output", default=None,
+                   help="page to write (default: WORKDIR/reports/ASSIGNMENT.html)")
     return parser
 
 
@@ -115,6 +123,11 @@ def main(argv=None):
             commands.feedback(workdir, args.assignment, progress=not args.quiet)
         elif args.command == "export":
             commands.export(workdir, args.assignment, args.csv)
+        elif args.command == "report":
+            output = Path(args.output) if args.output else \
+                workdir.root / "reports" / f"{args.assignment}.html"
+            print(classreport.write_report(workdir, args.assignment, output))
+            print(f"wrote {output}")
     except (RuntimeError, FileNotFoundError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
