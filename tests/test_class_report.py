@@ -1,0 +1,95 @@
+"""The class report counts exactly what the records say: mistakes named from the reasons
+``spec.compare`` really writes, every status that needs a person, and a self-contained page."""
+
+import re
+
+import numpy as np
+import pytest
+
+from autograder import classreport, cli
+from autograder.record import PartResult, Record
+from autograder.spec import compare
+from autograder.workdir import Workdir, atomic_write
+
+RNG = np.random.default_rng(0)
+EXPECTED = RNG.standard_normal((4, 4))
+SEQUENCE = RNG.standard_normal((2, 5, 3))
+
+
+def _late_steps_wrong():
+    got = SEQUENCE.copy()
+    got[:, 3:] += 1.0
+    return compare("h", got, SEQUENCE, time_axis=True)
+
+
+# planted mistake -> the reason the grader writes for it (made by the real compare)
+PLANTED = {
+    "transposed": compare("dWh", EXPECTED.T, EXPECTED),
+    "wrong sign": compare("dx", -EXPECTED, EXPECTED),
+    "all zeros": compare("db", np.zeros_like(EXPECTED), EXPECTED),
+    "wrong shape": compare("h", EXPECTED[:3], EXPECTED),
+    "later time steps wrong": _late_steps_wrong(),
+    "NaN or inf": compare("h", np.full_like(EXPECTED, np.nan), EXPECTED),
+}
+
+
+def _record(student, reason=None, status="graded", isolated=True, seconds=1.5):
+    parts = [PartResult("rnn_step_forward", 2.0, points=2.0, passed=3, cases=3),
+             PartResult("rnn_step_backward", 3.0, points=0.0 if reason else 3.0,
+                        passed=0 if reason else 3, cases=3, reason=reason or "")]
+    return Record(student=student, assignment="rnn_bptt", max=5.0,
+                  parts=parts if status == "graded" else [], status=status,
+                  sandbox={"mode": "bwrap" if isolated else "none", "isolated": isolated},
+                  seconds=seconds)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A class of 36: 5 of each planted mistake, 3 correct, and 3 that need a person."""
+    work = Workdir(tmp_path_factory.mktemp("work"))
+    records = []
+    for i, reason in enumerate(r for r in PLANTED.values() for _ in range(5)):
+        records.append(_record(f"s{i:02d}", reason, seconds=1.0 + i / 10))
+    records += [_record(f"ok{i}") for i in range(3)]
+    records += [_record("nb", status="no notebook"), _record("bad", status="unreadable"),
+                _record("open", isolated=False)]
+    for record in records:
+        path = work.record_path("rnn_bptt", record.student)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, record.to_json().encode())
+    return work
+
+
+def test_every_planted_reason_has_its_name():
+    for name, reason in PLANTED.items():
+        assert reason, name
+        assert classreport.mistake_name(reason) == name, reason
+    assert classreport.mistake_name("something new") == "other"
+
+
+def test_counts_are_exact(workdir):
+    numbers = classreport.summarize(workdir.read_records("rnn_bptt"))
+    assert numbers["submissions"] == 36
+    assert numbers["statuses"] == {"graded": 34, "no notebook": 1, "unreadable": 1}
+    assert {name: count for name, count, _ in numbers["mistakes"]} == \
+        {name: 5 for name in PLANTED}
+    assert dict(numbers["attention"]) == {"nb": "no notebook", "bad": "unreadable",
+                                          "open": "graded without isolation"}
+    assert sorted(numbers["totals"]).count(5.0) == 4      # ok0-2 and "open"
+    assert len(numbers["scores"]["rnn_step_backward"]) == 34
+
+
+def test_cli_writes_a_self_contained_page(workdir, tmp_path, capsys):
+    output = tmp_path / "report.html"
+    assert cli.main(["report", "rnn_bptt", "--workdir", str(workdir.root),
+                     "--output", str(output)]) == 0
+    text = capsys.readouterr().out
+    assert "36 submissions" in text and "transposed" in text
+    page = output.read_text()
+    assert len(re.findall(r'src="data:image/png;base64,', page)) == 4   # total, 2 parts, time
+    assert not re.search(r"(src|href)=[\"']?(https?:)?//", page)
+
+
+def test_no_records_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["report", "rnn_bptt", "--workdir", str(tmp_path)]) == 1
+    assert "no grading records for rnn_bptt" in capsys.readouterr().err
