@@ -93,3 +93,36 @@ def test_cli_writes_a_self_contained_page(workdir, tmp_path, capsys):
 def test_no_records_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["report", "rnn_bptt", "--workdir", str(tmp_path)]) == 1
     assert "no grading records for rnn_bptt" in capsys.readouterr().err
+
+
+def test_page_opens_offline_in_chromium(workdir, tmp_path):
+    """The page in headless Chromium: every figure decodes, and nothing but file: and data:
+    is requested (any other request is aborted and recorded)."""
+    import shutil
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium here (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    output = tmp_path / "report.html"
+    classreport.write_report(workdir, "rnn_bptt", output)
+    outside = []
+
+    def route(r):
+        if r.request.url.startswith(("file:", "data:")):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium,
+                                    args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.route("**/*", route)
+            page.goto(output.as_uri())
+            widths = page.eval_on_selector_all("img.figure", "els => els.map(e => e.naturalWidth)")
+        finally:
+            browser.close()
+    assert len(widths) == 4 and all(w > 0 for w in widths)
+    assert outside == []
