@@ -15,6 +15,8 @@ import io
 import re
 from collections import Counter, defaultdict
 
+from . import similarity
+
 # (name, pattern over a part's reason), first match wins; the phrases are spec.compare's
 MISTAKES = (
     ("transposed", re.compile(r"looks transposed")),
@@ -51,9 +53,9 @@ def needs_a_person(record):
     return ""
 
 
-def summarize(records):
-    """The numbers of the report, from ``{student: Record}``: a plain dict the text and the
-    HTML versions both print, and the tests check."""
+def summarize(records, similar=()):
+    """The numbers of the report, from ``{student: Record}`` (and ``similarity.similar_pairs``):
+    a plain dict the text and the HTML versions both print, and the tests check."""
     ordered = [records[s] for s in sorted(records)]
     graded = [r for r in ordered if r.status == GRADED]
     statuses = Counter(r.status for r in ordered)
@@ -74,6 +76,7 @@ def summarize(records):
         "mistakes": [(name, len(hits), hits[:5]) for name, hits in ranked],
         "attention": [(r.student, why) for r in ordered if (why := needs_a_person(r))],
         "seconds": [r.seconds for r in ordered if r.seconds],
+        "similar": list(similar),
     }
 
 
@@ -95,6 +98,9 @@ def text_report(assignment, numbers):
     lines.append(f"needs a person: {len(numbers['attention'])}")
     for student, why in numbers["attention"]:
         lines.append(f"  {student}: {why}")
+    lines.append("most similar graded cells (copydetect, template excluded):")
+    for score, a, b in numbers["similar"][:5]:
+        lines.append(f"  {score:.2f}  {a} / {b}")
     seconds = numbers["seconds"]
     if seconds:
         lines.append(f"time per submission: mean {sum(seconds) / len(seconds):.2f} s, "
@@ -133,6 +139,8 @@ def html_report(assignment, numbers):
                    f"{e(', '.join(f'{s} ({p})' for s, p in ex))}</td></tr>"
                    for n, c, ex in numbers["mistakes"])
     attention = "".join(f"<li>{e(s)}: {e(w)}</li>" for s, w in numbers["attention"])
+    similar = "".join(f"<tr><td>{score:.2f}</td><td>{e(a)} / {e(b)}</td></tr>"
+                      for score, a, b in numbers["similar"])
     images = "".join(f'<img class="figure" alt="histogram" src="{uri}">' for uri in figures)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<title>Class report: {e(assignment)}</title></head><body>"
@@ -141,7 +149,9 @@ def html_report(assignment, numbers):
             f"<h2>Score distributions</h2>{images}"
             f"<h2>Most frequent mistakes</h2><table><tr><th>mistake</th><th>count</th>"
             f"<th>examples</th></tr>{rows}</table>"
-            f"<h2>Needs a person</h2><ul>{attention}</ul></body></html>")
+            f"<h2>Needs a person</h2><ul>{attention}</ul>"
+            f"<h2>Most similar graded cells</h2><table><tr><th>similarity</th><th>students"
+            f"</th></tr>{similar}</table></body></html>")
 
 
 def write_report(workdir, assignment, output):
@@ -150,7 +160,26 @@ def write_report(workdir, assignment, output):
     if not records:
         raise FileNotFoundError(f"no grading records for {assignment} in "
                                 f"{workdir.results(assignment)}: run `grade` first")
-    numbers = summarize(records)
+    numbers = summarize(records, _similar(workdir, assignment, records))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(html_report(assignment, numbers), encoding="utf-8")
     return text_report(assignment, numbers)
+
+
+def _first_notebook(folder):
+    notebooks = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
+    return notebooks[0] if notebooks else None
+
+
+def _similar(workdir, assignment, records):
+    """The most similar pairs among the graded students' submitted notebooks, the released
+    notebook's cells as the template."""
+    names = sorted({p.name for r in records.values() for p in r.parts})
+    codes = {}
+    for student, record in records.items():
+        notebook = _first_notebook(workdir.submitted(student, assignment))
+        if record.status == GRADED and notebook is not None:
+            codes[student] = similarity.graded_code(notebook, names)
+    released = _first_notebook(workdir.release(assignment))
+    template = similarity.graded_code(released, names) if released else ""
+    return similarity.similar_pairs(codes, template)

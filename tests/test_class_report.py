@@ -1,6 +1,7 @@
 """The class report counts exactly what the records say: mistakes named from the reasons
 ``spec.compare`` really writes, every status that needs a person, and a self-contained page."""
 
+import json
 import re
 
 import numpy as np
@@ -57,7 +58,43 @@ def workdir(tmp_path_factory):
         path = work.record_path("rnn_bptt", record.student)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, record.to_json().encode())
+    # graded cells: everyone keeps the template; s00 and s01 wrote the same backward (one adds
+    # a comment), s02..s04 wrote their own; ok0 handed in the template unchanged
+    _notebook(work.release("rnn_bptt"), TEMPLATE)
+    for student, body in {"s00": COPIED, "s01": COPIED + "  # checked", "s02": OWN[0],
+                          "s03": OWN[1], "s04": OWN[2], "ok0": ""}.items():
+        _notebook(work.submitted(student, "rnn_bptt"), TEMPLATE + body)
     return work
+
+
+TEMPLATE = ("def rnn_step_backward(dnext_h, cache):\n"
+            "    # unpack what the forward kept; the template gives this part to everyone\n"
+            "    x, prev_h, Wx, Wh, next_h = cache\n"
+            "    dx = dprev_h = dWx = dWh = db = None\n")
+COPIED = ("    dtanh = dnext_h * (1 - next_h ** 2)\n    dx = dtanh @ Wx.T\n"
+          "    dprev_h = dtanh @ Wh.T\n    dWx = x.T @ dtanh\n    dWh = prev_h.T @ dtanh\n"
+          "    db = dtanh.sum(axis=0)\n    return dx, dprev_h, dWx, dWh, db\n")
+OWN = ("    import numpy as np\n    g = np.multiply(dnext_h, 1.0 - np.square(next_h))\n"
+       "    return np.dot(g, Wx.T), np.dot(g, Wh.T), np.dot(x.T, g), np.dot(prev_h.T, g), "
+       "np.sum(g, 0)\n",
+       "    local = dnext_h - dnext_h * next_h * next_h\n    grads = [local @ W.T for W in "
+       "(Wx, Wh)]\n    grads += [a.T @ local for a in (x, prev_h)]\n"
+       "    return (*grads, local.sum(0))\n",
+       "    out = []\n    s = dnext_h * (1 - next_h * next_h)\n    for m in (Wx, Wh):\n"
+       "        out.append(s.dot(m.T))\n    out.append(x.T.dot(s))\n"
+       "    out.append(prev_h.T.dot(s))\n    out.append(s.sum(axis=0))\n"
+       "    return tuple(out)\n")
+
+
+def _notebook(folder, source):
+    folder.mkdir(parents=True, exist_ok=True)
+    cell = {"cell_type": "code", "source": source, "metadata": {"nbgrader": {
+        "grade_id": "rnn_step_backward", "solution": True}}, "outputs": [],
+        "execution_count": None}
+    other = {"cell_type": "code", "source": "print('not graded')", "metadata": {},
+             "outputs": [], "execution_count": None}
+    (folder / "rnn_bptt.ipynb").write_text(json.dumps(
+        {"cells": [other, cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
 
 
 def test_every_planted_reason_has_its_name():
@@ -126,3 +163,11 @@ def test_page_opens_offline_in_chromium(workdir, tmp_path):
             browser.close()
     assert len(widths) == 4 and all(w > 0 for w in widths)
     assert outside == []
+
+
+def test_near_copies_are_the_top_pair_and_the_template_does_not_count(workdir):
+    records = workdir.read_records("rnn_bptt")
+    pairs = classreport._similar(workdir, "rnn_bptt", records)
+    assert pairs[0][1:] == ("s00", "s01") and pairs[0][0] > 0.8
+    assert all(score < pairs[0][0] / 2 for score, _, _ in pairs[1:])
+    assert all("ok0" not in (a, b) for _, a, b in pairs)    # only the template: nothing shared
