@@ -51,8 +51,14 @@ def similar_pairs(codes, template="", top=10):
             if fingerprint.token_coverage:
                 prints[student] = fingerprint
     from copydetect import compare_files
+    from tqdm import tqdm
     pairs = []
-    for a, b in itertools.combinations(sorted(prints), 2):
+    count = len(prints) * (len(prints) - 1) // 2
+    # a bar only when the pairs take seconds (~0.2 ms a pair); "disable" is passed only to
+    # hide it, since an explicit value would override the TQDM_DISABLE the user set
+    quiet = {"disable": True} if count < 5000 else {}
+    for a, b in tqdm(itertools.combinations(sorted(prints), 2), total=count, unit="pair",
+                     desc="similarity", dynamic_ncols=True, **quiet):
         _, (sim_a, sim_b), _ = compare_files(prints[a], prints[b])
         pairs.append((round(float(min(sim_a, sim_b)), 4), a, b))
     pairs.sort(key=lambda pair: (-pair[0], pair[1], pair[2]))
