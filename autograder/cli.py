@@ -7,6 +7,7 @@
     python -m autograder feedback ASSIGNMENT
     python -m autograder export ASSIGNMENT --csv FILE [--format csv|canvas|moodle]
         [--roster ROSTER.csv] [--lms-assignment TITLE] [--feedback-zip FILE.zip]
+    python -m autograder report ASSIGNMENT [--output FILE]
 
 Every command takes ``--workdir DIR`` (default: ``grading/`` in the repository, which git
 ignores), so several courses or terms can keep separate gradebooks.
@@ -16,8 +17,9 @@ import argparse
 import contextlib
 import os
 import sys
+from pathlib import Path
 
-from . import commands
+from . import classreport, commands
 from .assignments import ASSIGNMENTS, module_of
 from .executors import dask_executor
 from .exports import FORMATS
@@ -86,6 +88,12 @@ def build_parser():
     p.add_argument("--lms-assignment", help="Canvas column title, e.g. 'RNN BPTT (1234)'")
     p.add_argument("--feedback-zip", help="also zip the feedback pages the way Moodle's "
                                           "'upload multiple feedback files' expects")
+
+    p = sub.add_parser("report", parents=[common],
+                       help="one offline HTML page about the whole class, and a text summary")
+    p.add_argument("assignment", choices=assignments)
+    p.add_argument("--output", default=None,
+                   help="page to write (default: WORKDIR/reports/ASSIGNMENT.html)")
     return parser
 
 
@@ -127,6 +135,11 @@ def main(argv=None):
             commands.export(workdir, args.assignment, args.csv, fmt=args.fmt,
                             roster=args.roster, lms_assignment=args.lms_assignment,
                             feedback_zip=args.feedback_zip)
+        elif args.command == "report":
+            output = Path(args.output) if args.output else \
+                workdir.root / "reports" / f"{args.assignment}.html"
+            print(classreport.write_report(workdir, args.assignment, output))
+            print(f"wrote {output}")
     except (RuntimeError, FileNotFoundError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

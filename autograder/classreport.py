@@ -1,0 +1,185 @@
+"""The class report: one offline HTML page (and a short text version) an instructor reads
+after `grade`, built from the Records in ``results/<assignment>/`` only.
+
+It shows the score distribution per graded function and in total, the most frequent named
+mistakes with example students, the submissions that need a person, and the time spent per
+submission. Figures are matplotlib (Agg) PNGs embedded as ``data:`` URIs, so the page makes
+no request to any host. The mistake names are read from the reasons the grader wrote; the
+phrases matched are the ones ``spec.compare`` and ``grading`` produce, so a reason and its
+name cannot drift apart without this module's tests failing.
+"""
+
+import base64
+import html
+import io
+import re
+from collections import Counter, defaultdict
+
+from . import similarity
+
+# (name, pattern over a part's reason), first match wins; the phrases are spec.compare's
+MISTAKES = (
+    ("transposed", re.compile(r"looks transposed")),
+    ("wrong sign", re.compile(r"wrong sign")),
+    ("all zeros", re.compile(r"all zeros")),
+    ("scaled by a constant", re.compile(r"right value times")),
+    ("NaN or inf", re.compile(r"contains (NaN|inf)")),
+    ("wrong shape", re.compile(r"has shape .* expected")),
+    ("later time steps wrong", re.compile(r"time steps t >= ")),
+    ("gradient not carried back in time", re.compile(r"time steps t <= ")),
+    ("missing graded cell", re.compile(r"no code cell with grade_id")),
+    ("grading failed (crash or time limit)", re.compile(r"^grading failed")),
+    ("wrong values", re.compile(r"is wrong \(relative error")),
+)
+GRADED = "graded"
+
+
+def mistake_name(reason):
+    """The named mistake a part's reason describes, or "other" when none fits."""
+    for name, pattern in MISTAKES:
+        if pattern.search(reason or ""):
+            return name
+    return "other"
+
+
+def needs_a_person(record):
+    """Why a person should look at this submission, or "" when nothing needs one."""
+    if record.status != GRADED:
+        return record.status
+    if any(p.reason.startswith("grading failed") for p in record.parts):
+        return "grading failed for a part (crash or time limit)"
+    if record.sandbox and not record.sandbox.get("isolated", True):
+        return "graded without isolation"
+    return ""
+
+
+def summarize(records, similar=()):
+    """The numbers of the report, from ``{student: Record}`` (and ``similarity.similar_pairs``):
+    a plain dict the text and the HTML versions both print, and the tests check."""
+    ordered = [records[s] for s in sorted(records)]
+    graded = [r for r in ordered if r.status == GRADED]
+    statuses = Counter(r.status for r in ordered)
+    mistakes = defaultdict(list)       # name -> [(student, part)]
+    scores = defaultdict(list)         # part -> [points]
+    for record in graded:
+        for part in record.parts:
+            scores[part.name].append(part.points)
+            if not part.full_marks:
+                mistakes[mistake_name(part.reason)].append((record.student, part.name))
+    ranked = sorted(mistakes.items(), key=lambda item: (-len(item[1]), item[0]))
+    return {
+        "submissions": len(ordered),
+        "statuses": dict(statuses),
+        "scores": dict(scores),
+        "totals": [r.total for r in graded],
+        "max": max((r.max for r in ordered), default=0.0),
+        "mistakes": [(name, len(hits), hits[:5]) for name, hits in ranked],
+        "attention": [(r.student, why) for r in ordered if (why := needs_a_person(r))],
+        "seconds": [r.seconds for r in ordered if r.seconds],
+        "similar": list(similar),
+    }
+
+
+def text_report(assignment, numbers):
+    """The short version printed by `report`."""
+    lines = [f"class report for {assignment}: {numbers['submissions']} submissions "
+             f"({', '.join(f'{n} {s}' for s, n in sorted(numbers['statuses'].items()))})"]
+    totals = numbers["totals"]
+    if totals:
+        mean = sum(totals) / len(totals)
+        lines.append(f"total: mean {mean:.2f} of {numbers['max']:.0f}, "
+                     f"min {min(totals):.2f}, max {max(totals):.2f}")
+    for part, points in numbers["scores"].items():
+        lines.append(f"  {part}: mean {sum(points) / len(points):.2f}")
+    lines.append("most frequent mistakes:")
+    for name, count, examples in numbers["mistakes"][:10]:
+        shown = ", ".join(f"{s} ({p})" for s, p in examples[:3])
+        lines.append(f"  {count:4d}  {name}  e.g. {shown}")
+    lines.append(f"needs a person: {len(numbers['attention'])}")
+    for student, why in numbers["attention"]:
+        lines.append(f"  {student}: {why}")
+    lines.append("most similar graded cells (copydetect, template excluded):")
+    for score, a, b in numbers["similar"][:5]:
+        lines.append(f"  {score:.2f}  {a} / {b}")
+    seconds = numbers["seconds"]
+    if seconds:
+        lines.append(f"time per submission: mean {sum(seconds) / len(seconds):.2f} s, "
+                     f"max {max(seconds):.2f} s")
+    return "\n".join(lines)
+
+
+def _histogram(values, title, xlabel):
+    """A PNG histogram as a data: URI (Agg backend: no display, nothing fetched)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    figure = Figure(figsize=(4, 2.6))
+    axes = figure.subplots()
+    axes.hist(values, bins=min(20, max(5, len(set(values)))))
+    axes.set_title(title)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("students")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def html_report(assignment, numbers):
+    """The whole page, self-contained."""
+    e = html.escape
+    figures = []
+    if numbers["totals"]:
+        figures.append(_histogram(numbers["totals"], "total", "points"))
+    for part, points in numbers["scores"].items():
+        figures.append(_histogram(points, part, "points"))
+    if numbers["seconds"]:
+        figures.append(_histogram(numbers["seconds"], "time per submission", "seconds"))
+    rows = "".join(f"<tr><td>{e(n)}</td><td>{c}</td><td>"
+                   f"{e(', '.join(f'{s} ({p})' for s, p in ex))}</td></tr>"
+                   for n, c, ex in numbers["mistakes"])
+    attention = "".join(f"<li>{e(s)}: {e(w)}</li>" for s, w in numbers["attention"])
+    similar = "".join(f"<tr><td>{score:.2f}</td><td>{e(a)} / {e(b)}</td></tr>"
+                      for score, a, b in numbers["similar"])
+    images = "".join(f'<img class="figure" alt="histogram" src="{uri}">' for uri in figures)
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<title>Class report: {e(assignment)}</title></head><body>"
+            f"<h1>Class report: {e(assignment)}</h1>"
+            f"<pre>{e(text_report(assignment, numbers))}</pre>"
+            f"<h2>Score distributions</h2>{images}"
+            f"<h2>Most frequent mistakes</h2><table><tr><th>mistake</th><th>count</th>"
+            f"<th>examples</th></tr>{rows}</table>"
+            f"<h2>Needs a person</h2><ul>{attention}</ul>"
+            f"<h2>Most similar graded cells</h2><table><tr><th>similarity</th><th>students"
+            f"</th></tr>{similar}</table></body></html>")
+
+
+def write_report(workdir, assignment, output):
+    """Read the records, write the page to ``output`` and return the text version."""
+    records = workdir.read_records(assignment)
+    if not records:
+        raise FileNotFoundError(f"no grading records for {assignment} in "
+                                f"{workdir.results(assignment)}: run `grade` first")
+    numbers = summarize(records, _similar(workdir, assignment, records))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(html_report(assignment, numbers), encoding="utf-8")
+    return text_report(assignment, numbers)
+
+
+def _first_notebook(folder):
+    notebooks = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
+    return notebooks[0] if notebooks else None
+
+
+def _similar(workdir, assignment, records):
+    """The most similar pairs among the graded students' submitted notebooks, the released
+    notebook's cells as the template."""
+    names = sorted({p.name for r in records.values() for p in r.parts})
+    codes = {}
+    for student, record in records.items():
+        notebook = _first_notebook(workdir.submitted(student, assignment))
+        if record.status == GRADED and notebook is not None:
+            codes[student] = similarity.graded_code(notebook, names)
+    released = _first_notebook(workdir.release(assignment))
+    template = similarity.graded_code(released, names) if released else ""
+    return similarity.similar_pairs(codes, template)
