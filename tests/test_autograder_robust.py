@@ -109,3 +109,18 @@ def test_name_error_for_a_name_from_another_cell_says_how_to_fix(generated, tmp_
     assert "NameError: name 'activation' is not defined" in part.reason
     assert "only the graded cells and the assignment's setup cells run" in part.reason
     assert "define it inside the graded cell" in part.reason
+
+
+def test_a_caller_failing_because_of_its_callee_names_the_callee(generated, tmp_path):
+    wrong = SOL["rnn_step_backward"].replace("x.T @ da", "da.T @ x")
+    case = hostile.Case("wrong-callee", "rnn_step_backward wrong; rnn_backward calls it",
+                        replace={"rnn_step_backward": wrong})
+    records, _, _ = _grade(generated, tmp_path, [case], "none")
+    parts = {p.name: p for p in records["wrong-callee"].parts}
+    assert parts["rnn_step_backward"].points == 0
+    assert parts["rnn_backward"].points == 0  # graded as the student would use it
+    notes = " ".join(parts["rnn_backward"].notes)
+    assert "rnn_step_backward, which rnn_backward uses, is itself wrong (0/4" in notes
+    assert "fix rnn_step_backward first" in notes
+    assert not any("is itself wrong" in n for n in parts["rnn_forward"].notes)
+    assert parts["rnn_forward"].points == parts["rnn_forward"].max_points
