@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
-from .notebooks import notebook_digest, read_notebook, solution_cells
+from .notebooks import called_names, notebook_digest, read_notebook, solution_cells
 from .record import PartResult, Record
 from .sandbox import run_job, write_job
 from .scoring import group_frames, score_part
@@ -230,7 +230,32 @@ def _grade_notebook(ctx, nb, record):
             result = score_part(part, points, grouped[part.name], references, bonus=bonus,
                                 memory_mb=ctx.limits.get("memory_mb"))
         results.append(result)
+    _blame_callees(ctx, cells, results)
     return results
+
+
+def _blame_callees(ctx, cells, results):
+    """Say so when a failing function calls (or is fed by) another graded function that fails.
+
+    Points are unchanged (a caller is graded with the student's own callees, as a student
+    would use it); the note names the function to fix first, which is the actionable part.
+    """
+    by_name = {r.name: r for r in results}
+    sources = dict(cells)
+    failing = {r.name for r in results if r.passed < r.cases}
+    for part in ctx.parts:
+        result = by_name[part.name]
+        if part.name not in failing or part.name not in sources:
+            continue
+        callees = called_names(sources[part.name], failing - {part.name})
+        if part.forward in failing and part.forward != part.name:
+            callees.add(part.forward)
+        for callee in sorted(callees):
+            wrong = by_name[callee]
+            result.notes.append(
+                f"{callee}, which {part.name} uses, is itself wrong ({wrong.passed}/"
+                f"{wrong.cases} hidden cases correct): fix {callee} first; {part.name} may "
+                "fail only because of it")
 
 
 # ----------------------------------------------------------------------------- batch

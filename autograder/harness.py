@@ -221,6 +221,56 @@ def describe_exception(exc, cell_names):
     return (text + where)[:MAX_ERROR_CHARS]
 
 
+# The top-level policy: of a student's graded cell only the imports, definitions and
+# assignments run (what a function may need); everything else at top level (prints, calls,
+# loops, experiments, ``if __name__ == ...`` blocks) is skipped and listed on the feedback page,
+# so that code outside the functions cannot cost the functions their points. Assignments and
+# ``try`` blocks (import fallbacks) run with a short wall-clock box and with ``os._exit``
+# turned into an exception, so a slow or exiting constant costs only itself.
+DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+RUN_STATEMENTS = DEFINITIONS + (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Try)
+TOP_LEVEL_SECONDS = 2.0
+
+
+class TopLevelTimeout(Exception):
+    """Raised into a top-level statement that outlived TOP_LEVEL_SECONDS."""
+
+
+def _is_docstring(node):
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+
+
+def _summary(source, node):
+    """The first line of a skipped statement, short enough for the feedback page."""
+    text = (ast.get_source_segment(source, node) or type(node).__name__).splitlines()[0]
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _exec_boxed(code, namespace, definition):
+    """exec one top-level statement; non-definitions are time-boxed and may not exit."""
+    if definition:
+        exec(code, namespace)
+        return
+    real_exit = os._exit
+
+    def refuse_exit(status=0):
+        raise SystemExit(f"os._exit({status}) at the top level of a cell (not run)")
+
+    def on_alarm(signum, frame):
+        raise TopLevelTimeout(f"took longer than {TOP_LEVEL_SECONDS:g} s at the top level "
+                              "of a cell (stopped)")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    os._exit = refuse_exit
+    signal.setitimer(signal.ITIMER_REAL, TOP_LEVEL_SECONDS)
+    try:
+        exec(code, namespace)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        os._exit = real_exit
+
+
 def encode_array(name, value, np):
     """Header entry + raw bytes of one returned value, or raise ValueError."""
     arr = np.asarray(value)
@@ -276,9 +326,14 @@ def run_child(plan, part, inputs, result_fd, np):  # noqa: C901 (one linear stor
         # one top-level statement at a time, so that a failing import or print does not
         # stop the function definitions after it from being made
         for node in tree.body:
+            if not isinstance(node, RUN_STATEMENTS):
+                if not _is_docstring(node):
+                    emit({"type": "skipped", "cell": grade_id, "line": node.lineno,
+                          "what": _summary(source, node)})
+                continue
             try:
                 code = compile(ast.Module(body=[node], type_ignores=[]), filename, "exec")
-                exec(code, namespace)
+                _exec_boxed(code, namespace, isinstance(node, DEFINITIONS))
             except BaseException as exc:
                 emit({"type": "cell_error", "cell": grade_id, "line": node.lineno,
                       "error": describe_exception(exc, cell_names)})

@@ -126,6 +126,16 @@ def _defines(source, name):
     return any(isinstance(node, ast.FunctionDef) and node.name == name for node in tree.body)
 
 
+def called_names(source, names):
+    """Which of ``names`` the code in ``source`` calls by name (unparsable code: none)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    return {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name) and node.func.id in names}
+
+
 def solution_cells(nb, part_names):
     """[(grade_id, source)] in notebook order, and notes about what was odd.
 

@@ -4,10 +4,12 @@ Everything in a sandbox report is treated as hostile input: frames are parsed wi
 limits, arrays are rebuilt from raw bytes with a dtype whitelist (never unpickled), names,
 shapes and finiteness are checked before the values are compared with rnnlib's. Text the
 student's process produced (printed output, exception messages) only ever ends up in
-feedback, escaped; it is never parsed.
+feedback, escaped; it is never parsed, except that a NameError's name is picked out to
+add how to fix it.
 """
 
 import math
+import re
 import signal
 
 import numpy as np
@@ -18,6 +20,8 @@ from .spec import compare
 
 MAX_ELEMENTS = 1_000_000
 MAX_TEXT = 1500
+MAX_SKIPPED_LISTED = 8
+NAME_ERROR = re.compile(r"NameError: name '([A-Za-z_][A-Za-z0-9_]{0,60})' is not defined")
 
 
 def _clip(text, limit=MAX_TEXT):
@@ -76,6 +80,7 @@ def score_part(part, points, part_frames, references, bonus=False, memory_mb=Non
     if isinstance(dropped, int) and dropped > 0:
         result.notes.append(f"printed output was cut: {dropped} bytes dropped")
     cell_errors, case_messages, passed_cases, finished = [], {}, set(), False
+    skipped = []
     for header, payload in part_frames[1:]:
         kind = header.get("type")
         if kind == "start":
@@ -88,6 +93,9 @@ def score_part(part, points, part_frames, references, bonus=False, memory_mb=Non
             return result
         elif kind == "cell_error":
             cell_errors.append((str(header.get("cell"))[:80], _clip(header.get("error"), 400)))
+        elif kind == "skipped":
+            if str(header.get("cell")) == part.name and len(skipped) < MAX_SKIPPED_LISTED:
+                skipped.append(f"line {header.get('line')}: {_clip(header.get('what'), 80)}")
         elif kind == "case":
             case = header.get("case")
             if not isinstance(case, int) or isinstance(case, bool) or not 0 <= case < cases \
@@ -125,6 +133,11 @@ def score_part(part, points, part_frames, references, bonus=False, memory_mb=Non
                 passed_cases.add(case)
         elif kind == "done":
             finished = True
+    if skipped:
+        result.notes.append("not run (only imports, definitions and assignments at the top "
+                            "level of a graded cell run): " + "; ".join(skipped))
+    for case, message in case_messages.items():
+        case_messages[case] = message + _name_error_hint(message)
     result.passed = len(passed_cases)
     result.points = round(points * result.passed / cases, 4)
     relevant = [error for cell, error in cell_errors if cell == part.name]
@@ -176,6 +189,15 @@ def score_part(part, points, part_frames, references, bonus=False, memory_mb=Non
     if others and not relevant:
         result.notes.append(_clip("errors in other graded cells: " + "; ".join(others), 600))
     return result
+
+
+def _name_error_hint(message):
+    """How to fix a NameError for a name the student defined outside the graded cells."""
+    match = NAME_ERROR.search(message)
+    if not match:
+        return ""
+    return (f" (only the graded cells and the assignment's setup cells run when grading; if "
+            f"{match.group(1)} is defined in another cell, define it inside the graded cell)")
 
 
 def group_frames(frames):

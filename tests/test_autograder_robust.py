@@ -1,0 +1,126 @@
+"""Code outside the functions cannot cost unrelated points; reasons a student can act on.
+
+Each case is a correct rnn_bptt submission with hostile code at the TOP LEVEL of one graded
+cell (not inside a function). The policy (autograder/harness.py): only imports, definitions
+and assignments run at the top level of a graded cell; the rest is skipped and listed on the
+feedback page; assignments are time-boxed and cannot os._exit. So every case must keep full
+points, graded for real in the sandbox (bubblewrap where it works) and in the fallback mode.
+"""
+
+import io
+import shutil
+
+import pytest
+from autograder_cases import hostile
+from autograder_cases.solutions import SOLUTIONS
+
+from autograder import commands
+from autograder.sandbox import bwrap_works
+from autograder.workdir import Workdir
+
+LIMITS = {"timeout_seconds": 8.0, "cpu_seconds": 9, "memory_mb": 768}
+SOL = SOLUTIONS["rnn_bptt"]
+
+
+def _with_top(part, top, before=False):
+    body = SOL[part]
+    return {part: (top + "\n" + body) if before else (body + "\n" + top)}
+
+
+TOP_LEVEL_CASES = [
+    hostile.Case("top-exit", "os._exit(0) at the top level of rnn_forward's cell",
+                 replace=_with_top("rnn_forward", "import os\nos._exit(0)\n")),
+    hostile.Case("top-exit-assign", "an assignment that calls os._exit at the top level",
+                 replace=_with_top("rnn_step_backward", "import os\nstatus = os._exit(3)\n")),
+    hostile.Case("top-loop", "an infinite top-level loop in rnn_step_forward's cell",
+                 replace=_with_top("rnn_step_forward", "while True:\n    pass\n")),
+    hostile.Case("top-loop-assign", "a never-ending assignment at the top level",
+                 replace=_with_top("rnn_backward",
+                                   "import itertools\n"
+                                   "first = next(i for i in itertools.count() if i < 0)\n")),
+    hostile.Case("top-walk", "a top-level os.walk('/') before temporal_softmax_loss",
+                 replace=_with_top("temporal_softmax_loss",
+                                   "import os\nfor root, dirs, files in os.walk('/'):\n"
+                                   "    print(root)\n", before=True)),
+    hostile.Case("top-nameerror", "a top-level NameError in rnn_forward's cell",
+                 replace=_with_top("rnn_forward", "h_test, _ = rnn_forward(x_demo, h0, Wx, "
+                                   "Wh, b)\nscale = undefined_constant * 2\n")),
+]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    workdir = Workdir(tmp_path_factory.mktemp("robust") / "grading")
+    commands.generate(workdir, "rnn_bptt", quiet=True)
+    return workdir
+
+
+def _grade(generated, tmp_path, cases, sandbox):
+    workdir = Workdir(tmp_path / "grading")
+    shutil.copytree(generated.root, workdir.root)
+    folder = tmp_path / "submissions"
+    written = hostile.write_cases(folder, "rnn_bptt", cases,
+                                  workdir.release("rnn_bptt") / "rnn_bptt.ipynb",
+                                  workdir.source("rnn_bptt") / "rnn_bptt.ipynb")
+    out = io.StringIO()
+    commands.grade(workdir, "rnn_bptt", folder, jobs=2, limits=LIMITS, progress=False,
+                   out=out, sandbox=sandbox)
+    return workdir.read_records("rnn_bptt"), written, out.getvalue()
+
+
+MODES = ["none"] + (["bwrap"] if bwrap_works() else [])
+
+
+@pytest.mark.parametrize("sandbox", MODES)
+def test_top_level_code_costs_no_points(generated, tmp_path, sandbox):
+    records, written, output = _grade(generated, tmp_path, TOP_LEVEL_CASES, sandbox)
+    assert set(records) == set(written)
+    for student, record in records.items():
+        for part in record.parts:
+            assert part.points == pytest.approx(part.max_points), (
+                f"{student} ({written[student].what}): {part.name} got {part.points}: "
+                f"{part.reason}; {part.notes}")
+    assert "MissingIDFieldWarning" not in output
+
+    def notes(student, part):
+        return " ".join(next(p for p in records[student].parts if p.name == part).notes)
+
+    # what did not run is listed on the part of the cell it came from, and nowhere else
+    assert "not run" in notes("top-exit", "rnn_forward")
+    assert "os._exit(0)" in notes("top-exit", "rnn_forward")
+    assert "not run" not in notes("top-exit", "rnn_step_forward")
+    assert "while True:" in notes("top-loop", "rnn_step_forward")
+    assert "for root, dirs, files in os.walk('/'):" in notes("top-walk",
+                                                             "temporal_softmax_loss")
+    # a run assignment that misbehaves is reported as its cell's error
+    assert "os._exit(3)" in notes("top-exit-assign", "rnn_step_backward")
+    assert "longer than" in notes("top-loop-assign", "rnn_backward")
+    nameerror = notes("top-nameerror", "rnn_forward")
+    assert "undefined_constant" in nameerror and "x_demo" in nameerror
+
+
+def test_name_error_for_a_name_from_another_cell_says_how_to_fix(generated, tmp_path):
+    body = SOL["rnn_step_forward"].replace("np.tanh(", "activation(")
+    case = hostile.Case("outside-name", "uses a helper defined in a non-graded cell",
+                        replace={"rnn_step_forward": body})
+    records, _, _ = _grade(generated, tmp_path, [case], "none")
+    part = next(p for p in records["outside-name"].parts if p.name == "rnn_step_forward")
+    assert part.points == 0
+    assert "NameError: name 'activation' is not defined" in part.reason
+    assert "only the graded cells and the assignment's setup cells run" in part.reason
+    assert "define it inside the graded cell" in part.reason
+
+
+def test_a_caller_failing_because_of_its_callee_names_the_callee(generated, tmp_path):
+    wrong = SOL["rnn_step_backward"].replace("x.T @ da", "da.T @ x")
+    case = hostile.Case("wrong-callee", "rnn_step_backward wrong; rnn_backward calls it",
+                        replace={"rnn_step_backward": wrong})
+    records, _, _ = _grade(generated, tmp_path, [case], "none")
+    parts = {p.name: p for p in records["wrong-callee"].parts}
+    assert parts["rnn_step_backward"].points == 0
+    assert parts["rnn_backward"].points == 0  # graded as the student would use it
+    notes = " ".join(parts["rnn_backward"].notes)
+    assert "rnn_step_backward, which rnn_backward uses, is itself wrong (0/4" in notes
+    assert "fix rnn_step_backward first" in notes
+    assert not any("is itself wrong" in n for n in parts["rnn_forward"].notes)
+    assert parts["rnn_forward"].points == parts["rnn_forward"].max_points
