@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from autograder.check import isolation, rnn  # noqa: F401  (rnn registers its graded names)
-from autograder.check.core import SelfCheckFailed
+from autograder.check.core import SelfCheckFailed, require_isolated
 
 _counter = itertools.count()
 
@@ -46,7 +46,7 @@ def test_a_helper_from_another_cell_is_named_with_the_fix():
     assert "affine" in found[0] and "define it inside the graded cell of rnn_step_forward" \
         in found[0]
     with pytest.raises(SelfCheckFailed, match="would fail when graded"):
-        isolation.require("rnn_step_forward", fn)
+        require_isolated("rnn_step_forward", fn)
 
 
 def test_another_graded_function_from_its_own_graded_cell_is_fine():

@@ -8,7 +8,7 @@ from functools import partial
 import rnnlib
 
 from ..check import lstm as checks
-from ..check.core import grader_view
+from ..check.grader import grader_view
 from ..spec import RNN_SHAPES, STEP_SHAPES, Part, random_weights
 
 STEP_ARGS = ("x", "h_prev", "c_prev", "Wx", "Wh", "b")

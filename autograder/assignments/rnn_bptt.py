@@ -6,7 +6,7 @@ the same function (``grader_view``), so both sides give the same reason."""
 import rnnlib
 
 from ..check import rnn as checks
-from ..check.core import grader_view
+from ..check.grader import grader_view
 from ..spec import SOFTMAX_SHAPES, STEP_SHAPES, Part, random_weights
 
 STEP_ARGS = ("x", "h_prev", "Wx", "Wh", "b")

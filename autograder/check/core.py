@@ -17,7 +17,6 @@ that sees an input changed says so in its OK line.
 import inspect
 import traceback
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -61,6 +60,14 @@ class SelfCheckFailed(AssertionError):
 
 def fail(fn_name, message):
     raise SelfCheckFailed(f"{fn_name}: {message}")
+
+
+def require_isolated(fn_name, fn):
+    """Fail the self-check when ``fn`` would not run as the grader runs it (``isolation``)."""
+    found = isolation.problems(fn_name, fn)
+    if found:
+        fail(fn_name, "right on the fixed cases here, but it would fail when graded: it "
+                      + "; it ".join(found))
 
 
 def ok(fn_name, message):
@@ -217,35 +224,6 @@ def upstream(shape, seed):
     return np.random.default_rng(seed).normal(size=shape)
 
 
-def named_mistakes(name, inputs):
-    """The named mistakes of the self-check of ``name`` on the grader's hidden ``inputs``:
-    ``{term: [(array, message)]}`` (a backward's upstream gradients are its inputs ``dh`` and,
-    for the LSTM steps, ``dc``)."""
-    from . import DESCRIPTIONS  # the package imports this module first
-
-    description = DESCRIPTIONS[name]
-    if isinstance(description, Backward):
-        return description.mistakes(inputs, [inputs[n] for n in description.upstream_names])
-    return description.mistakes(inputs)
-
-
-def grader_mistakes(description):
-    """``Part.mistakes`` of the grader: a picklable ``(inputs) -> {term: [...]}`` (the grading
-    context is shipped to worker processes)."""
-    return partial(named_mistakes, description.name)
-
-
-def grader_view(description):
-    """What the grader's ``Part`` of the same function takes from its description: the
-    layout of the checked values, the transposition advice and the named mistakes, so a wrong
-    value is read the same way when graded as in the self-check."""
-    layout = description.layout
-    return {"time_axis": tuple(k for k, v in layout.items() if v.get("time_axis")),
-            "gated": tuple(k for k, v in layout.items() if v.get("gates")),
-            "transposed": tuple(getattr(description, "transposed", {}).items()),
-            "mistakes": grader_mistakes(description)}
-
-
 # ----------------------------------------------------------------------------- descriptions
 @dataclass(frozen=True)
 class Forward:
@@ -290,7 +268,7 @@ class Forward:
                                               **self.layout.get(term, {})))
         extra = self.finish(fn, where) if self.finish is not None else ""
         if where == WHERE:  # a graded cell (not, say, functions pasted from Assignment 1)
-            isolation.require(self.name, fn)
+            require_isolated(self.name, fn)
         ok(self.name, f"{self.summary} the reference on {len(cases)} cases{self.qualifier} "
                       f"(relative difference {worst:.1e}){extra}{in_place_note(notes)}.")
 
@@ -366,8 +344,8 @@ class Backward:
 
         grad_error = gradient_check(self.name, loss, inputs, analytic)
         if where == WHERE:  # a graded cell (not, say, functions pasted from Assignment 1)
-            isolation.require(self.forward, forward)
-            isolation.require(self.name, backward)
+            require_isolated(self.forward, forward)
+            require_isolated(self.name, backward)
         ok(self.name, f"{', '.join(self.returns)} match the reference on {len(cases)} cases "
                       f"(relative difference {worst:.1e}); gradient check {grad_error:.1e}"
                       f"{in_place_note(notes)}.")

@@ -157,13 +157,3 @@ def _rnnlib_message(fn_name, name, graded, provided):
     allowed = ", ".join(sorted(provided)) or "nothing"
     return (f"uses rnnlib.{name}, which is not available while grading (the setup "
             f"cell provides {allowed}): write it with numpy inside the graded cell of {fn_name}")
-
-
-def require(fn_name, fn):
-    """Fail the self-check when ``fn`` would not run as the grader runs it."""
-    from .core import fail  # core imports this module
-
-    found = problems(fn_name, fn)
-    if found:
-        fail(fn_name, "right on the fixed cases here, but it would fail when graded: it "
-                      + "; it ".join(found))
