@@ -94,17 +94,23 @@ def sync_record(gb, record, source, regraded=False):
     gb.db.commit()
 
 
+def _submissions(gb, assignment):
+    """The assignment's submissions in the gradebook; none when it has never been graded."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        return gb.assignment_submissions(assignment)
+    except MissingEntry:
+        return []
+
+
 def gradebook_rows(workdir, assignment, source):
     """{student: {part: points}} as nbgrader's gradebook holds them."""
     from nbgrader.api import MissingEntry
 
     rows = {}
     with open_gradebook(workdir) as gb:
-        try:
-            submissions = gb.assignment_submissions(assignment)
-        except MissingEntry:
-            return rows
-        for submission in submissions:
+        for submission in _submissions(gb, assignment):
             points = {}
             for part, test_cell in source.test_cells.items():
                 try:
@@ -125,11 +131,7 @@ def manual_comments(workdir, assignment, notebook_name):
 
     found = {}
     with open_gradebook(workdir) as gb:
-        try:
-            submissions = gb.assignment_submissions(assignment)
-        except MissingEntry:
-            return found
-        for submission in submissions:
+        for submission in _submissions(gb, assignment):
             try:
                 notebook = gb.find_submission_notebook(notebook_name, assignment,
                                                        submission.student_id)
