@@ -12,6 +12,7 @@ class BatchSummary:
     graded: int = 0
     reused: int = 0
     warnings: list = field(default_factory=list)
+    found: str = ""              # what the submissions were (submissions.describe)
     mode: str = "bwrap"
     seconds: float = 0.0
 
