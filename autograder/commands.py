@@ -127,7 +127,8 @@ def grade(workdir, assignment, submissions, jobs=2, sandbox="auto", limits=None,
         summary = _grade_batch(workdir, ctx, submissions, jobs=jobs, force=force,
                                progress=progress, on_record=on_record, executor=executor)
         kept = manual_overrides(workdir, assignment, ctx.source,
-                                {r.student: r for r in summary.records})
+                                {r.student: r for r in summary.records
+                                 if r.status != WRONG_ASSIGNMENT})
     if out is not None:
         print(summary.found, file=out)
         for warning in summary.warnings:

@@ -121,14 +121,18 @@ def _entries(folder):
     return sorted(p for p in folder.iterdir() if _usable(p.relative_to(folder)))
 
 
-def refuse_course_root(folder):
-    """An nbgrader course folder passed instead of its ``submitted/``: say which to pass."""
+def refuse_course_root(folder, assignment):
+    """An nbgrader course folder passed instead of its ``submitted/`` (else the whole class
+    would be one student called ``submitted``): say which path to pass."""
     folder = Path(folder)
+    submitted = folder / "submitted"
+    if not submitted.is_dir():
+        return
     signs = [name for name in COURSE_ROOT_SIGNS if (folder / name).exists()]
-    if (folder / "submitted").is_dir() and signs:
-        raise ValueError(f"{folder} is an nbgrader course folder (it has submitted/, "
-                         f"{', '.join(signs)}), not a folder of submissions: pass "
-                         f"{folder / 'submitted'} (the hand-ins nbgrader collected) instead")
+    if signs or any((d / assignment).is_dir() for d in submitted.iterdir()):
+        raise ValueError(f"{folder} is an nbgrader course folder (it has "
+                         f"{', '.join(['submitted/'] + signs)}), not a folder of submissions: "
+                         f"pass {submitted} (the hand-ins nbgrader collected) instead")
 
 
 def _one_students_folder(folder, notebook_name, assignment):
@@ -157,7 +161,7 @@ def collect(path, notebook_name, extract_to, assignment=None):
             root = entries[0]  # a zip usually wraps everything in one folder
     else:
         root = path
-    refuse_course_root(root)
+    refuse_course_root(root, assignment)
 
     found, warnings = {}, []
     entries = _entries(root)

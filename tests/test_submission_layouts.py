@@ -151,6 +151,9 @@ def test_a_course_root_is_refused_with_the_path_to_pass(tmp_path):
                                        "nbgrader_config.py": ""})
     with pytest.raises(ValueError, match=f"pass {root / 'submitted'}"):
         collect(root, "rnn_bptt", tmp_path / "x")
+    bare = write(tmp_path / "bare", {"submitted/alice/rnn_bptt/rnn_bptt.ipynb": NB})
+    with pytest.raises(ValueError, match="not a folder of submissions"):
+        collect(bare, "rnn_bptt", tmp_path / "y")      # not one student called submitted
 
 
 def test_a_zip_of_one_students_folder_is_that_student(tmp_path):
