@@ -253,6 +253,12 @@ def test_a_class_through_canvas_nbgrader_and_undo(course, tmp_path):
     assert records["alice"].submitted_at == "2026-12-01T10:00:00+00:00"
     assert summary.graded == 1  # the Canvas students' copies were unchanged
     assert "alice" in gradebook_students(workdir)
+    # then the other assignment's notebook by mistake: refused, alice's grade stays
+    (hand_in / "rnn_bptt.ipynb").write_text(nb["lstm"])
+    summary, out = grade(workdir, workdir.root / "submitted")
+    assert "alice: the new notebook is of another assignment and was refused; the " \
+           "previous grade (100) is kept" in out
+    assert workdir.read_records("rnn_bptt")["alice"].total == 100
     # the course root passed by mistake: a clear error, nothing changed
     code, said = run_cli("grade", "rnn_bptt", str(workdir.root), "--workdir",
                          str(workdir.root), "--quiet")
