@@ -238,7 +238,7 @@ def test_a_class_through_canvas_nbgrader_and_undo(course, tmp_path):
     assert records["222"].late and records["444"].display_name == "smithjudy"
     assert records["444"].original_name == "smithjudy_444_555_rnn_bptt-1.ipynb"
     assert "lstm_backward" in records["999"].parts[0].reason
-    assert "[wrong assignment]" in out
+    assert "[wrong assignment]" in out and "12345 (andersalice)" in out
     assert gradebook_students(workdir) == {"12345", "222", "444", "777"}  # 999 refused
     assert not workdir.autograded("999", "rnn_bptt").exists()
 
