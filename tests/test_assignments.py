@@ -405,6 +405,11 @@ def test_source_notebook_executes_with_every_self_check_passing(assignment, tmp_
         assert out.startswith(f"{grade_id} OK:"), out
     stderr = [stream_text(c, "stderr") for c in nb.cells if c.cell_type == "code"]
     assert not any(stderr), f"the solution notebook wrote to stderr: {[s for s in stderr if s]}"
+    # the "before you submit" cell runs every graded cell on its own and finds nothing
+    summary = stream_text(cell_by_grade_id(nb, "before_you_submit"))
+    required = len(GRADED[assignment])
+    assert f"{required} of {required} graded functions ready. Ready to submit." in summary, summary
+    assert "note:" not in summary, summary
 
 
 # ------------------------------------------------------------------------------------------------
