@@ -44,7 +44,7 @@ _counter = itertools.count()
 class Line:
     """What the grader will see of one graded function."""
     name: str
-    status: str         # "ready", "wrong", "not implemented", "missing", "fails when graded"
+    status: str   # "ready", "wrong", "not implemented", "missing", "fails when graded", "not checked"
     message: str = ""
     extra_credit: bool = False
 
@@ -142,6 +142,13 @@ def report(assignment, namespace):
     for description in descriptions:
         if description.name in lines:
             continue
+        needed = [name for name in description.functions[:-1]
+                  if lines[name].status != "ready"]
+        if needed:
+            lines[description.name] = Line(
+                description.name, "not checked",
+                f"its self-check needs {', '.join(needed)}, which is not ready yet")
+            continue
         fns = [fresh.get(name) for name in description.functions]
         missing = [n for n, f in zip(description.functions, fns) if not callable(f)]
         if missing:
@@ -187,7 +194,8 @@ def _run_check(description, fns, namespace):
 
 _SAID = {"ready": "ready: runs on its own and passes its self-check",
          "wrong": "WRONG", "not implemented": "not implemented yet (0 points)",
-         "missing": "MISSING", "fails when graded": "FAILS WHEN GRADED"}
+         "missing": "MISSING", "fails when graded": "FAILS WHEN GRADED",
+         "not checked": "not checked yet"}
 
 
 def before_you_submit(assignment, namespace):
