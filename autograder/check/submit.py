@@ -44,7 +44,8 @@ _counter = itertools.count()
 class Line:
     """What the grader will see of one graded function."""
     name: str
-    status: str   # "ready", "wrong", "not implemented", "missing", "fails when graded", "not checked"
+    #: "ready", "wrong", "not implemented", "missing", "fails when graded" or "not checked"
+    status: str
     message: str = ""
     extra_credit: bool = False
 
