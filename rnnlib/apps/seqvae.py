@@ -18,9 +18,10 @@ window gives the mean and log-variance of a Gaussian latent ``z``; a GRU decoder
 over the window plus ``kl_weight`` times the KL term.
 
 Why those two choices: a window's latent should say *which* movement it holds, not *where in its
-cycle* the window starts. Averaging the encoder's states over the window blurs the phase, and a
-decoder that is shown the first pose does not need the phase from ``z``, so the KL term squeezes
-it out. Each alone leaves much of the phase in ``z`` (measured in the section's notebook).
+cycle* the window starts. A decoder that is shown the first pose does not need the phase from
+``z``, so the KL term squeezes it out; averaging the encoder's states over the window blurs the
+phase further. Without the first pose the latent keeps much of the phase (measured in the
+section's notebook).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from torch import nn
 SPLITS = ("train", "val", "test")
 
 PROFILES = {
-    "smoke": dict(n_train=24, n_test=8, seq_len=400, window=32, latent=8, hidden=64, given=1,
+    "smoke": dict(n_train=24, n_test=8, seq_len=400, window=32, latent=8, hidden=32, given=1,
                   epochs=12, batch_size=64, lr=3e-3, kl_weight=1.0, stride=4, smooth=5),
     "full": dict(n_train=96, n_test=24, seq_len=600, window=32, latent=8, hidden=128, given=1,
                  epochs=30, batch_size=128, lr=2e-3, kl_weight=1.0, stride=4, smooth=5),
