@@ -16,6 +16,7 @@ import re
 from collections import Counter, defaultdict
 
 from . import similarity
+from .scoring import stop_kind
 
 # (name, pattern over a part's reason), first match wins; the phrases are spec.compare's
 MISTAKES = (
@@ -28,26 +29,43 @@ MISTAKES = (
     ("later time steps wrong", re.compile(r"time steps t >= ")),
     ("gradient not carried back in time", re.compile(r"time steps t <= ")),
     ("missing graded cell", re.compile(r"no code cell with grade_id")),
-    ("grading failed (crash or time limit)", re.compile(r"^grading failed")),
     ("wrong values", re.compile(r"is wrong \(relative error")),
 )
 GRADED = "graded"
+# how a stopped function is named, in the mistakes and as a submission's status
+STOPPED = {"time limit": "stopped at the time limit", "crash": "crashed"}
 
 
 def mistake_name(reason):
-    """The named mistake a part's reason describes, or "other" when none fits."""
+    """The named mistake a part's reason describes, or "other" when none fits. A function
+    that was stopped is named by how (time limit or crash), not lumped as "grading failed"."""
+    kind = stop_kind(reason)
+    if kind:
+        return STOPPED[kind]
     for name, pattern in MISTAKES:
         if pattern.search(reason or ""):
             return name
     return "other"
 
 
-def needs_a_person(record):
-    """Why a person should look at this submission, or "" when nothing needs one."""
+def report_status(record):
+    """The record's status, with a graded submission whose function was stopped shown as
+    "stopped at the time limit" or "crashed" (a time limit before a crash when both)."""
     if record.status != GRADED:
         return record.status
-    if any(p.reason.startswith("grading failed") for p in record.parts):
-        return "grading failed for a part (crash or time limit)"
+    kinds = {stop_kind(p.reason) for p in record.parts if not p.full_marks}
+    for kind in STOPPED:
+        if kind in kinds:
+            return STOPPED[kind]
+    return GRADED
+
+
+def needs_a_person(record):
+    """Why a person should look at this submission, or "" when nothing needs one."""
+    status = report_status(record)
+    if status != GRADED:
+        failed = [p.name for p in record.parts if stop_kind(p.reason)]
+        return status + (f" ({', '.join(failed)})" if failed else "")
     if record.sandbox and not record.sandbox.get("isolated", True):
         return "graded without isolation"
     return ""
@@ -58,7 +76,7 @@ def summarize(records, similar=()):
     a plain dict the text and the HTML versions both print, and the tests check."""
     ordered = [records[s] for s in sorted(records)]
     graded = [r for r in ordered if r.status == GRADED]
-    statuses = Counter(r.status for r in ordered)
+    statuses = Counter(report_status(r) for r in ordered)
     mistakes = defaultdict(list)       # name -> [(student, part)]
     scores = defaultdict(list)         # part -> [points]
     for record in graded:

@@ -8,6 +8,7 @@ points, graded for real in the sandbox (bubblewrap where it works) and in the fa
 """
 
 import io
+import re
 import shutil
 
 import pytest
@@ -111,16 +112,57 @@ def test_name_error_for_a_name_from_another_cell_says_how_to_fix(generated, tmp_
     assert "define it inside the graded cell" in part.reason
 
 
-def test_a_caller_failing_because_of_its_callee_names_the_callee(generated, tmp_path):
-    wrong = SOL["rnn_step_backward"].replace("x.T @ da", "da.T @ x")
-    case = hostile.Case("wrong-callee", "rnn_step_backward wrong; rnn_backward calls it",
-                        replace={"rnn_step_backward": wrong})
-    records, _, _ = _grade(generated, tmp_path, [case], "none")
-    parts = {p.name: p for p in records["wrong-callee"].parts}
+WRONG_STEP_BACKWARD = SOL["rnn_step_backward"].replace("x.T @ da", "da.T @ x")
+WRONG_BACKWARD = SOL["rnn_backward"].replace("dh[:, t] + dh_next", "dh[:, t]")
+CALLER_CASES = [
+    hostile.Case("callee-wrong", "rnn_step_backward wrong; rnn_backward (right) calls it",
+                 replace={"rnn_step_backward": WRONG_STEP_BACKWARD}),
+    hostile.Case("caller-wrong", "rnn_backward forgets dh_next; rnn_step_backward right",
+                 replace={"rnn_backward": WRONG_BACKWARD}),
+    hostile.Case("both-wrong", "rnn_backward and the rnn_step_backward it calls both wrong",
+                 replace={"rnn_step_backward": WRONG_STEP_BACKWARD,
+                          "rnn_backward": WRONG_BACKWARD}),
+]
+
+
+@pytest.fixture(scope="module")
+def callers(generated, tmp_path_factory):
+    records, _, _ = _grade(generated, tmp_path_factory.mktemp("callers"), CALLER_CASES,
+                           "none")
+    return {student: {p.name: p for p in record.parts} for student, record in records.items()}
+
+
+def test_a_right_caller_of_a_wrong_callee_keeps_its_points(callers):
+    """The policy: the caller is graded again with the reference callee; its own code is
+    right, so it keeps its points, and the reason names the function to fix."""
+    parts = callers["callee-wrong"]
     assert parts["rnn_step_backward"].points == 0
-    assert parts["rnn_backward"].points == 0  # graded as the student would use it
-    notes = " ".join(parts["rnn_backward"].notes)
+    backward = parts["rnn_backward"]
+    assert backward.points == backward.max_points
+    assert ("your rnn_backward is correct with a correct rnn_step_backward; fix "
+            "rnn_step_backward") in backward.reason
+    notes = " ".join(backward.notes)
     assert "rnn_step_backward, which rnn_backward uses, is itself wrong (0/4" in notes
-    assert "fix rnn_step_backward first" in notes
-    assert not any("is itself wrong" in n for n in parts["rnn_forward"].notes)
+    assert "with your own rnn_step_backward: 0/4 hidden cases correct" in notes
     assert parts["rnn_forward"].points == parts["rnn_forward"].max_points
+    assert not any("is itself wrong" in n for n in parts["rnn_forward"].notes)
+
+
+def test_a_wrong_caller_of_a_right_callee_loses_its_points(callers):
+    parts = callers["caller-wrong"]
+    assert parts["rnn_step_backward"].points == parts["rnn_step_backward"].max_points
+    backward = parts["rnn_backward"]
+    assert backward.points < backward.max_points   # (a one-step case needs no dh_next)
+    assert "reference" not in backward.reason + " ".join(backward.notes)
+
+
+def test_a_wrong_caller_of_a_wrong_callee_stays_wrong(callers):
+    parts = callers["both-wrong"]
+    assert parts["rnn_step_backward"].points == 0
+    backward = parts["rnn_backward"]
+    assert backward.points == 0
+    notes = " ".join(backward.notes)
+    assert "fix rnn_step_backward first" in notes
+    assert re.search(r"with the reference rnn_step_backward swapped in, rnn_backward still "
+                     r"gets [0-3]/4 hidden cases correct: rnn_backward itself needs fixing "
+                     r"too", notes)
