@@ -160,9 +160,12 @@ def test_a_wrong_caller_of_a_wrong_callee_stays_wrong(callers):
     parts = callers["both-wrong"]
     assert parts["rnn_step_backward"].points == 0
     backward = parts["rnn_backward"]
-    assert backward.points == 0
-    notes = " ".join(backward.notes)
-    assert "fix rnn_step_backward first" in notes
-    assert re.search(r"with the reference rnn_step_backward swapped in, rnn_backward still "
-                     r"gets [0-3]/4 hidden cases correct: rnn_backward itself needs fixing "
-                     r"too", notes)
+    assert backward.points < backward.max_points
+    text = backward.reason + " ".join(backward.notes)
+    assert "fix rnn_step_backward first" in text
+    # its own code, with the reference callee, is right only where dh_next does not matter
+    # (a one-step case): the better of the two runs, never full marks
+    assert (re.search(r"your rnn_backward gets [1-3]/4 hidden cases correct with a correct "
+                      r"rnn_step_backward; fix rnn_step_backward first, then rnn_backward",
+                      backward.reason)
+            or "rnn_backward itself needs fixing too" in text)
