@@ -31,17 +31,24 @@ MISTAKES = (
     ("missing graded cell", re.compile(r"no code cell with grade_id")),
     ("wrong values", re.compile(r"is wrong \(relative error")),
 )
+# a named mistake of the self-check descriptions, as ``spec._named`` writes it:
+# "<term> is wrong: <what is wrong>: <how to fix it>"; the report names it by what is wrong
+NAMED = re.compile(r"\b\w+ is wrong: (?P<what>[^:;]+)")
 GRADED = "graded"
 # how a stopped function is named, in the mistakes and as a submission's status
 STOPPED = {"time limit": "stopped at the time limit", "crash": "crashed"}
 
 
 def mistake_name(reason):
-    """The named mistake a part's reason describes, or "other" when none fits. A function
-    that was stopped is named by how (time limit or crash), not lumped as "grading failed"."""
+    """The named mistake a part's reason describes, or "other" when none fits: a function
+    that was stopped is named by how (time limit or crash), a value that equals one of the
+    self-check's named mistakes by that mistake's own words, the rest by how it is wrong."""
     kind = stop_kind(reason)
     if kind:
         return STOPPED[kind]
+    named = NAMED.search(reason or "")
+    if named:
+        return named.group("what").strip()
     for name, pattern in MISTAKES:
         if pattern.search(reason or ""):
             return name
