@@ -8,8 +8,13 @@ points, graded for real in the sandbox (bubblewrap where it works) and in the fa
 """
 
 import io
+import json
+import os
 import re
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from autograder_cases import hostile
@@ -19,6 +24,7 @@ from autograder import commands
 from autograder.sandbox import bwrap_works
 from autograder.workdir import Workdir
 
+REPO = Path(__file__).resolve().parents[1]
 LIMITS = {"timeout_seconds": 8.0, "cpu_seconds": 9, "memory_mb": 768}
 SOL = SOLUTIONS["rnn_bptt"]
 
@@ -169,3 +175,37 @@ def test_a_wrong_caller_of_a_wrong_callee_stays_wrong(callers):
                       r"rnn_step_backward; fix rnn_step_backward first, then rnn_backward",
                       backward.reason)
             or "rnn_backward itself needs fixing too" in text)
+
+
+def _without_cell_ids(path):
+    """An older notebook (nbformat 4.5 without cell ids), which makes nbformat warn."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        cell.pop("id", None)
+    nb["nbformat_minor"] = 5
+    path.write_text(json.dumps(nb), encoding="utf-8")
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["progress-bar", "quiet"])
+def test_the_grade_command_prints_no_library_warnings(generated, tmp_path, quiet):
+    """`python -m autograder grade` as an instructor runs it, with every warning Python would
+    show switched on (PYTHONWARNINGS=default): no line of its output is a warning."""
+    workdir = tmp_path / "grading"
+    shutil.copytree(generated.root, workdir)
+    cases = [hostile.Case("no-ids", "cells without ids"),
+             hostile.Case("wrong", "a wrong callee",
+                          replace={"rnn_step_backward": WRONG_STEP_BACKWARD})]
+    hostile.write_cases(tmp_path / "subs", "rnn_bptt", cases,
+                        workdir / "release" / "rnn_bptt" / "rnn_bptt.ipynb",
+                        workdir / "source" / "rnn_bptt" / "rnn_bptt.ipynb")
+    _without_cell_ids(tmp_path / "subs" / "no-ids" / "submission.ipynb")
+    command = [sys.executable, "-m", "autograder", "grade", "rnn_bptt", str(tmp_path / "subs"),
+               "--workdir", str(workdir), "--jobs", "2", "--sandbox", "none"]
+    env = dict(os.environ, PYTHONWARNINGS="default", PYTHONPATH=str(REPO))
+    done = subprocess.run(command + (["--quiet"] if quiet else []), capture_output=True,
+                          text=True, env=env, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "2 graded now" in done.stdout
+    assert ("grading:" in done.stderr) != quiet     # the bar is there unless --quiet
+    lines = (done.stdout + done.stderr).replace("\r", "\n").splitlines()
+    assert [line for line in lines if "Warning" in line] == []
