@@ -12,6 +12,7 @@ name cannot drift apart without this module's tests failing.
 import base64
 import html
 import io
+import json
 import re
 from collections import Counter, defaultdict
 
@@ -78,9 +79,10 @@ def needs_a_person(record):
     return ""
 
 
-def summarize(records, similar=()):
-    """The numbers of the report, from ``{student: Record}`` (and ``similarity.similar_pairs``):
-    a plain dict the text and the HTML versions both print, and the tests check."""
+def summarize(records, similar=(), written=None):
+    """The numbers of the report, from ``{student: Record}`` (and ``similarity.similar_pairs``
+    and ``written_answers``): a plain dict the text and the HTML versions both print, and the
+    tests check."""
     ordered = [records[s] for s in sorted(records)]
     graded = [r for r in ordered if r.status == GRADED]
     statuses = Counter(report_status(r) for r in ordered)
@@ -102,6 +104,7 @@ def summarize(records, similar=()):
         "attention": [(r.student, why) for r in ordered if (why := needs_a_person(r))],
         "seconds": [r.seconds for r in ordered if r.seconds],
         "similar": list(similar),
+        "written": written or {"cells": [], "comments": 0},
     }
 
 
@@ -123,6 +126,15 @@ def text_report(assignment, numbers):
     lines.append(f"needs a person: {len(numbers['attention'])}")
     for student, why in numbers["attention"]:
         lines.append(f"  {student}: {why}")
+    written = numbers["written"]
+    if written["cells"]:
+        lines.append("written answers (formgrader):")
+        for cell in written["cells"]:
+            points = (f"{cell['points']:g} points" if cell["points"] else
+                      "no points: not graded for the total")
+            lines.append(f"  {cell['name']} ({points}): {cell['answered']} answered, "
+                         f"{cell['graded']} of them scored in formgrader so far")
+    lines.append(f"formgrader comments: {written['comments']}")
     lines.append("most similar graded cells (copydetect, template excluded):")
     for score, a, b in numbers["similar"][:5]:
         lines.append(f"  {score:.2f}  {a} / {b}")
@@ -166,6 +178,9 @@ def html_report(assignment, numbers):
     attention = "".join(f"<li>{e(s)}: {e(w)}</li>" for s, w in numbers["attention"])
     similar = "".join(f"<tr><td>{score:.2f}</td><td>{e(a)} / {e(b)}</td></tr>"
                       for score, a, b in numbers["similar"])
+    written = "".join(f"<tr><td>{e(c['name'])}</td><td>{c['points']:g}</td>"
+                      f"<td>{c['answered']}</td><td>{c['graded']}</td></tr>"
+                      for c in numbers["written"]["cells"])
     images = "".join(f'<img class="figure" alt="histogram" src="{uri}">' for uri in figures)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<title>Class report: {e(assignment)}</title></head><body>"
@@ -175,6 +190,9 @@ def html_report(assignment, numbers):
             f"<h2>Most frequent mistakes</h2><table><tr><th>mistake</th><th>count</th>"
             f"<th>examples</th></tr>{rows}</table>"
             f"<h2>Needs a person</h2><ul>{attention}</ul>"
+            f"<h2>Written answers</h2><table><tr><th>cell</th><th>points</th>"
+            f"<th>answered</th><th>scored in formgrader</th></tr>{written}</table>"
+            f"<p>formgrader comments: {numbers['written']['comments']}</p>"
             f"<h2>Most similar graded cells</h2><table><tr><th>similarity</th><th>students"
             f"</th></tr>{similar}</table></body></html>")
 
@@ -185,7 +203,8 @@ def write_report(workdir, assignment, output):
     if not records:
         raise FileNotFoundError(f"no grading records for {assignment} in "
                                 f"{workdir.results(assignment)}: run `grade` first")
-    numbers = summarize(records, _similar(workdir, assignment, records))
+    numbers = summarize(records, _similar(workdir, assignment, records),
+                        written_answers(workdir, assignment, records))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(html_report(assignment, numbers), encoding="utf-8")
     return text_report(assignment, numbers)
@@ -208,3 +227,62 @@ def _similar(workdir, assignment, records):
     released = _first_notebook(workdir.release(assignment))
     template = similarity.graded_code(released, names) if released else ""
     return similarity.similar_pairs(codes, template)
+
+
+def _markdown_answers(notebook_path):
+    """{grade_id: text} of a notebook's markdown answer cells ({} when unreadable)."""
+    try:
+        cells = json.loads(notebook_path.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return {}
+    answers = {}
+    for cell in cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell, dict) else {}
+        if cell.get("cell_type") == "markdown" and meta.get("solution") and \
+                isinstance(meta.get("grade_id"), str):
+            source = cell.get("source", "")
+            answers[meta["grade_id"]] = "".join(source) if isinstance(source, list) else source
+    return answers
+
+
+def written_answers(workdir, assignment, records):
+    """Per written-answer cell nbgrader knows (the markdown grade cells of the gradebook):
+    its points, how many students answered (not empty, changed from the released template)
+    and how many of those formgrader has a score for so far; and how many formgrader
+    comments exist. Read from the submitted notebooks and nbgrader's gradebook only."""
+    if not workdir.db_path.exists():
+        return {"cells": [], "comments": 0}
+    from nbgrader.api import MissingEntry
+
+    from .gradebook import open_gradebook
+    released = _first_notebook(workdir.release(assignment))
+    template = _markdown_answers(released) if released else {}
+    cells, comments = [], 0
+    with open_gradebook(workdir) as gb:
+        try:
+            assignment_row = gb.find_assignment(assignment)
+        except MissingEntry:
+            return {"cells": [], "comments": 0}
+        for notebook in assignment_row.notebooks:
+            written = [c for c in notebook.grade_cells if c.cell_type == "markdown"]
+            submitted = {}
+            for student in records:
+                path = workdir.submitted(student, assignment) / f"{notebook.name}.ipynb"
+                submitted[student] = _markdown_answers(path) if path.is_file() else {}
+            for cell in written:
+                blank = template.get(cell.name, "").strip()
+                answered = [s for s, answers in submitted.items()
+                            if answers.get(cell.name, "").strip() not in ("", blank)]
+                graded = 0
+                for student in answered:
+                    try:
+                        grade = gb.find_grade(cell.name, notebook.name, assignment, student)
+                    except MissingEntry:
+                        continue
+                    graded += grade.manual_score is not None
+                cells.append({"name": cell.name, "points": float(cell.max_score or 0),
+                              "answered": len(answered), "graded": graded})
+            for submission in notebook.submissions:
+                comments += sum(1 for c in submission.comments
+                                if c.manual_comment and c.manual_comment.strip())
+    return {"cells": cells, "comments": comments}

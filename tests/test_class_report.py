@@ -205,6 +205,18 @@ ENDLESS = "def rnn_backward(dh, cache):\n    while True:\n        pass\n"
 CLASS_LIMITS = {"timeout_seconds": 5.0, "cpu_seconds": 6, "memory_mb": 768}
 
 
+WRITTEN = ("written_truncation", "written_gradient_check")
+
+
+def _answering(grade_ids):
+    """A cell edit that writes an answer into the written-answer cells ``grade_ids``."""
+    def edit(nb):
+        for cell in nb.cells:
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in grade_ids:
+                cell.source = "Because the window cuts the chain of dependencies at h0."
+    return edit
+
+
 def _class_cases():
     cases, used = [], set()
 
@@ -222,8 +234,10 @@ def _class_cases():
     for name, cell in (("crash", {"temporal_softmax_loss": CRASH}),
                        ("endless", {"rnn_backward": ENDLESS})):
         cases.append(hostile.Case(name, name, replace=dict(styles(), **cell)))
-    for k in range(8):
-        cases.append(hostile.Case(f"correct{k}", "correct", replace=styles()))
+    for k in range(8):  # correct0-4 answer the first written question, correct0-1 both
+        answered = WRITTEN[:2] if k < 2 else WRITTEN[:1] if k < 5 else ()
+        cases.append(hostile.Case(f"correct{k}", "correct", replace=styles(),
+                                  edit=_answering(answered)))
     copied = styles()
     cases.append(hostile.Case("copy-a", "near-copy", replace=dict(copied)))
     copied["rnn_backward"] += "    # checked against the tests\n"
@@ -276,3 +290,29 @@ def test_the_near_copies_are_the_top_pair_of_the_graded_class(graded_class):
     pairs = classreport._similar(work, "rnn_bptt", work.read_records("rnn_bptt"))
     assert pairs[0][1:] == ("copy-a", "copy-b"), pairs[:3]
     assert pairs[0][0] > 0.9 and pairs[1][0] < pairs[0][0] - 0.1, pairs[:3]
+
+
+def test_written_answers_and_what_formgrader_scored(graded_class):
+    """Answered = changed from the released template; scored = a manual score in nbgrader's
+    gradebook (set here through nbgrader's API, as formgrader does); comments likewise."""
+    from autograder.gradebook import open_gradebook
+    work, _ = graded_class
+    records = work.read_records("rnn_bptt")
+
+    def counts():
+        written = classreport.written_answers(work, "rnn_bptt", records)
+        return {c["name"]: (c["points"], c["answered"], c["graded"])
+                for c in written["cells"]}, written["comments"]
+
+    assert counts() == ({WRITTEN[0]: (0.0, 5, 0), WRITTEN[1]: (0.0, 2, 0)}, 0)
+    with open_gradebook(work) as gb:
+        gb.find_grade(WRITTEN[0], "rnn_bptt", "rnn_bptt", "correct0").manual_score = 0.0
+        gb.find_grade(WRITTEN[0], "rnn_bptt", "rnn_bptt", "correct3").manual_score = 0.0
+        gb.find_comment(WRITTEN[1], "rnn_bptt", "rnn_bptt", "correct1").manual_comment = \
+            "Say which terms the truncation drops."
+        gb.db.commit()
+    assert counts() == ({WRITTEN[0]: (0.0, 5, 2), WRITTEN[1]: (0.0, 2, 0)}, 1)
+    text = classreport.write_report(work, "rnn_bptt", work.root / "report.html")
+    assert (f"{WRITTEN[0]} (no points: not graded for the total): 5 answered, 2 of them "
+            "scored in formgrader so far") in text
+    assert "formgrader comments: 1" in text
