@@ -17,6 +17,7 @@ import re
 from collections import Counter, defaultdict
 
 from . import similarity
+from .gradebook import open_gradebook
 from .scoring import stop_kind
 
 # (name, pattern over a part's reason), first match wins; the phrases are spec.compare's
@@ -254,7 +255,6 @@ def written_answers(workdir, assignment, records):
         return {"cells": [], "comments": 0}
     from nbgrader.api import MissingEntry
 
-    from .gradebook import open_gradebook
     released = _first_notebook(workdir.release(assignment))
     template = _markdown_answers(released) if released else {}
     cells, comments = [], 0
