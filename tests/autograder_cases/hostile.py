@@ -397,7 +397,7 @@ def expected_parts(case, points, cases_per_part=4, isolated=True):
     for part, value in points.items():
         # a caller is graded with the reference versions of its failing graded callees as
         # well and keeps the better run (autograder/grading.py), so only its own breakage
-        # costs it points, whatever DEPENDS says its evaluation runs
+        # costs it points, whatever else its evaluation runs
         failing = set(broken.get(part, ()))
         expected[part] = value * (cases_per_part - len(failing)) / cases_per_part
     return expected
