@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from . import classreport, commands
@@ -114,8 +115,26 @@ def _executor(args):
                          local_workers=args.dask_local, scheduler=args.dask_scheduler)
 
 
+def quiet_library_warnings():
+    """Filters for the warnings of the libraries under the commands, which an instructor can
+    do nothing about and which would break up the progress bar: nbformat's complaints about
+    the form of a student's notebook (a missing or duplicate cell id; the grader reads the
+    cells by nbgrader's grade_id, never by cell id) and deprecation notices of nbgrader,
+    traitlets and the rest (for the developers; pytest still shows them)."""
+    from nbformat.warnings import DuplicateCellId, MissingIDFieldWarning
+    for category in (MissingIDFieldWarning, DuplicateCellId, DeprecationWarning,
+                     PendingDeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():  # the filters end with the command (tests call main)
+        quiet_library_warnings()
+        return _run(args)
+
+
+def _run(args):
     workdir = Workdir(args.workdir or default_workdir())
     try:
         if args.command == "generate":

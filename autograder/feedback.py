@@ -173,7 +173,9 @@ def summary_html(record):
         "but a correct function is correct on any input, so it gets full marks on every "
         "run. A part's points are shared equally among its cases: a partial score means "
         "some cases gave a wrong result (the last column says where), and it earns that "
-        "share of the points.</p>"
+        "share of the points. A function that fails only because another graded function "
+        "it uses is wrong is graded again with the instructor's version of that function "
+        "and keeps the points its own code earns; its result names the function to fix.</p>"
         "<table><tr><th>function</th><th>points</th><th>hidden cases</th>"
         f"<th>result</th></tr>{''.join(rows)}</table>"
         + (f"<ul>{notes}</ul>" if notes else "") + warning + "</div>")

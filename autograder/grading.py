@@ -29,7 +29,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
-from .notebooks import called_names, nbgrader_meta, notebook_digest, read_notebook, solution_cells
+from .notebooks import (
+    called_names,
+    nbgrader_meta,
+    notebook_digest,
+    read_notebook,
+    solution_cells,
+    strip_magics,
+)
 from .record import PartResult, Record
 from .sandbox import run_job, write_job
 from .scoring import group_frames, score_part
@@ -223,18 +230,11 @@ def _grade_notebook(ctx, nb, record):
             "limits": ctx.limits}
     needed = {f"{p.name}/" for p in ctx.parts if p.name in present}
     inputs = {k: v for k, v in inputs.items() if k.split("/", 1)[0] + "/" in needed}
-    frames, problem = [], ""
+    grouped, problem = {}, ""
     if plan["parts"]:
-        job_dir = tempfile.mkdtemp(prefix="autograder-job-", dir=ctx.tmp_root)
-        try:
-            write_job(job_dir, plan, inputs, ctx.helper_source, ctx.mode)
-            outcome = run_job(job_dir, ctx.limits, ctx.mode)
-        finally:
-            shutil.rmtree(job_dir, ignore_errors=True)
-        frames, problem = outcome.frames, outcome.problem
+        grouped, problem = _run(ctx, plan, inputs)
         if problem:
             record.notes.append(problem)
-    grouped = group_frames(frames)
     results = []
     for part in ctx.parts:
         points = ctx.source.points[part.name]
@@ -252,19 +252,51 @@ def _grade_notebook(ctx, nb, record):
             result = score_part(part, points, grouped[part.name], references, bonus=bonus,
                                 memory_mb=ctx.limits.get("memory_mb"))
         results.append(result)
-    _blame_callees(ctx, cells, results)
+    blamed = _blame_callees(ctx, cells, results)
+    if blamed:
+        _regrade_with_reference(ctx, blamed, results, plan, inputs, references)
     return results
 
 
-def _blame_callees(ctx, cells, results):
-    """Say so when a failing function calls (or is fed by) another graded function that fails.
+def _run(ctx, plan, inputs):
+    """Run one sandbox job: ({part: frames}, the sandbox's own problem or "")."""
+    job_dir = tempfile.mkdtemp(prefix="autograder-job-", dir=ctx.tmp_root)
+    try:
+        write_job(job_dir, plan, inputs, ctx.helper_source, ctx.mode)
+        outcome = run_job(job_dir, ctx.limits, ctx.mode)
+    finally:
+        shutil.rmtree(job_dir, ignore_errors=True)
+    return group_frames(outcome.frames), outcome.problem
 
-    Points are unchanged (a caller is graded with the student's own callees, as a student
-    would use it); the note names the function to fix first, which is the actionable part.
+
+def _uses(ctx, sources, name, graded):
+    """The graded functions that evaluating ``name`` runs besides itself, transitively: the
+    ones its cell calls by name and the forward that builds its cache."""
+    by_name = {p.name: p for p in ctx.parts}
+    found, stack = set(), [name]
+    while stack:
+        current = stack.pop()
+        used = called_names(sources.get(current, ""), graded)
+        forward = by_name[current].forward if current in by_name else ""
+        if forward:
+            used.add(forward)
+        for other in used - found - {name}:
+            found.add(other)
+            stack.append(other)
+    return found
+
+
+def _blame_callees(ctx, cells, results):
+    """Say so when a failing function calls (or is fed by) another graded function that fails,
+    and return {caller: the failing graded functions its evaluation runs} to re-grade.
+
+    The note names the function to fix first, which is the actionable part; whether the
+    caller itself is right is decided by ``_regrade_with_reference``.
     """
     by_name = {r.name: r for r in results}
     sources = dict(cells)
     failing = {r.name for r in results if r.passed < r.cases}
+    blamed = {}
     for part in ctx.parts:
         result = by_name[part.name]
         if part.name not in failing or part.name not in sources:
@@ -278,6 +310,52 @@ def _blame_callees(ctx, cells, results):
                 f"{callee}, which {part.name} uses, is itself wrong ({wrong.passed}/"
                 f"{wrong.cases} hidden cases correct): fix {callee} first; {part.name} may "
                 "fail only because of it")
+        used = _uses(ctx, sources, part.name, set(by_name)) & failing
+        if used:
+            blamed[part.name] = sorted(used)
+    return blamed
+
+
+def reference_cells(ctx):
+    """The instructor's solution cells [(grade_id, source)], read from the source notebook."""
+    cells, _ = solution_cells(read_notebook(ctx.source.path), ctx.part_names)
+    return [(grade_id, strip_magics(source)) for grade_id, source in cells]
+
+
+def _regrade_with_reference(ctx, blamed, results, plan, inputs, references):
+    """Grade each blamed caller again with the reference versions of the failing graded
+    functions it uses swapped in, so that its own code is what is graded.
+
+    The points policy: a caller gets the better of the two runs, so a caller whose own code
+    is right keeps its points when only a callee is wrong (the callee loses its own). Only
+    the count of correct cases is taken from the swapped run: its printed output and error
+    text are dropped, because there the student's code runs beside the reference code and
+    could print it into the feedback page.
+    """
+    by_name = {r.name: r for r in results}
+    swapped_plan = dict(plan, reference_cells=reference_cells(ctx),
+                        parts=[dict(p.plan_entry(), swap=blamed[p.name])
+                               for p in ctx.parts if p.name in blamed])
+    grouped, _ = _run(ctx, swapped_plan, inputs)
+    for part in ctx.parts:
+        if part.name not in blamed or part.name not in grouped:
+            continue
+        result, used = by_name[part.name], ", ".join(blamed[part.name])
+        own = score_part(part, result.max_points, grouped[part.name], references,
+                         bonus=result.bonus)
+        if own.passed <= result.passed:
+            result.notes.append(f"with the reference {used} swapped in, {part.name} still "
+                                f"gets {own.passed}/{own.cases} hidden cases correct: "
+                                f"{part.name} itself needs fixing too")
+            continue
+        result.notes.append(f"with your own {used}: {result.reason}")
+        verdict = (f"your {part.name} is correct with a correct {used}; fix {used}"
+                   if own.passed == own.cases else
+                   f"your {part.name} gets {own.passed}/{own.cases} hidden cases correct "
+                   f"with a correct {used}; fix {used} first, then {part.name}")
+        result.reason = (f"{own.passed}/{own.cases} hidden cases correct with the reference "
+                         f"{used} (points for your own {part.name}): {verdict}")
+        result.passed, result.points = own.passed, own.points
 
 
 # ----------------------------------------------------------------------------- batch

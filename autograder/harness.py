@@ -271,6 +271,18 @@ def _exec_boxed(code, namespace, definition):
         os._exit = real_exit
 
 
+def _reference_functions(plan, part, setup_namespace):
+    """The instructor's functions named in ``part["swap"]``, made before any student code
+    runs, from the reference cells (trusted) in a namespace of their own that starts from the
+    setup: a reference callee calls the reference functions it needs, never the student's."""
+    if not part.get("swap"):
+        return {}
+    namespace = dict(setup_namespace)
+    for grade_id, source in plan["reference_cells"]:
+        exec(compile(source, f"<reference {grade_id}>", "exec"), namespace)
+    return {name: namespace[name] for name in part["swap"]}
+
+
 def encode_array(name, value, np):
     """Header entry + raw bytes of one returned value, or raise ValueError."""
     arr = np.asarray(value)
@@ -310,6 +322,7 @@ def run_child(plan, part, inputs, result_fd, np):  # noqa: C901 (one linear stor
         except BaseException as exc:  # the trusted setup must work in the sandbox
             emit({"type": "setup_error", "error": describe_exception(exc, {})})
             os._exit(0)
+    reference = _reference_functions(plan, part, namespace)
     for grade_id, source in plan["solution_cells"]:
         filename = f"<cell {grade_id}>"
         cell_names[filename] = grade_id
@@ -338,6 +351,7 @@ def run_child(plan, part, inputs, result_fd, np):  # noqa: C901 (one linear stor
                 emit({"type": "cell_error", "cell": grade_id, "line": node.lineno,
                       "error": describe_exception(exc, cell_names)})
 
+    namespace.update(reference)  # the caller now calls the reference callees
     function = namespace.get(part["call"])
     forward = namespace.get(part["forward"]) if part["forward"] else None
     for case in range(int(part["cases"])):

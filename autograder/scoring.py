@@ -21,6 +21,14 @@ from .spec import compare_all
 MAX_ELEMENTS = 1_000_000
 MAX_TEXT = 1500
 MAX_SKIPPED_LISTED = 8
+# The two ways a graded function can be stopped, as the reasons say them (the class report
+# counts them apart: a time limit asks for a faster or finite loop, a crash for a look at the
+# process's end); "grading failed: ..." reasons of a whole sandbox use sandbox.py's phrases.
+TIME_LIMIT_PHRASES = ("stopped at the time limit", "hit the CPU time limit",
+                      "the sandbox did not finish within")
+CRASH_PHRASES = ("the process crashed", "the process died", "the process was killed",
+                 "before it finished: os._exit", "the sandbox ended without a report",
+                 "the sandbox report was unreadable", "the result stream was damaged")
 NAME_ERROR = re.compile(r"NameError: name '([A-Za-z_][A-Za-z0-9_]{0,60})' is not defined")
 
 
@@ -185,6 +193,16 @@ def score_part(part, points, part_frames, references, bonus=False, memory_mb=Non
     if others and not relevant:
         result.notes.append(_clip("errors in other graded cells: " + "; ".join(others), 600))
     return result
+
+
+def stop_kind(text):
+    """"time limit", "crash" or "" for a reason or note: how the graded function was stopped."""
+    text = text or ""
+    if any(phrase in text for phrase in TIME_LIMIT_PHRASES):
+        return "time limit"
+    if any(phrase in text for phrase in CRASH_PHRASES):
+        return "crash"
+    return ""
 
 
 def _name_error_hint(message):

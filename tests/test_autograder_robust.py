@@ -8,7 +8,13 @@ points, graded for real in the sandbox (bubblewrap where it works) and in the fa
 """
 
 import io
+import json
+import os
+import re
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from autograder_cases import hostile
@@ -18,6 +24,7 @@ from autograder import commands
 from autograder.sandbox import bwrap_works
 from autograder.workdir import Workdir
 
+REPO = Path(__file__).resolve().parents[1]
 LIMITS = {"timeout_seconds": 8.0, "cpu_seconds": 9, "memory_mb": 768}
 SOL = SOLUTIONS["rnn_bptt"]
 
@@ -111,16 +118,94 @@ def test_name_error_for_a_name_from_another_cell_says_how_to_fix(generated, tmp_
     assert "define it inside the graded cell" in part.reason
 
 
-def test_a_caller_failing_because_of_its_callee_names_the_callee(generated, tmp_path):
-    wrong = SOL["rnn_step_backward"].replace("x.T @ da", "da.T @ x")
-    case = hostile.Case("wrong-callee", "rnn_step_backward wrong; rnn_backward calls it",
-                        replace={"rnn_step_backward": wrong})
-    records, _, _ = _grade(generated, tmp_path, [case], "none")
-    parts = {p.name: p for p in records["wrong-callee"].parts}
+WRONG_STEP_BACKWARD = SOL["rnn_step_backward"].replace("x.T @ da", "da.T @ x")
+WRONG_BACKWARD = SOL["rnn_backward"].replace("dh[:, t] + dh_next", "dh[:, t]")
+CALLER_CASES = [
+    hostile.Case("callee-wrong", "rnn_step_backward wrong; rnn_backward (right) calls it",
+                 replace={"rnn_step_backward": WRONG_STEP_BACKWARD}),
+    hostile.Case("caller-wrong", "rnn_backward forgets dh_next; rnn_step_backward right",
+                 replace={"rnn_backward": WRONG_BACKWARD}),
+    hostile.Case("both-wrong", "rnn_backward and the rnn_step_backward it calls both wrong",
+                 replace={"rnn_step_backward": WRONG_STEP_BACKWARD,
+                          "rnn_backward": WRONG_BACKWARD}),
+]
+
+
+@pytest.fixture(scope="module")
+def callers(generated, tmp_path_factory):
+    records, _, _ = _grade(generated, tmp_path_factory.mktemp("callers"), CALLER_CASES,
+                           "none")
+    return {student: {p.name: p for p in record.parts} for student, record in records.items()}
+
+
+def test_a_right_caller_of_a_wrong_callee_keeps_its_points(callers):
+    """The policy: the caller is graded again with the reference callee; its own code is
+    right, so it keeps its points, and the reason names the function to fix."""
+    parts = callers["callee-wrong"]
     assert parts["rnn_step_backward"].points == 0
-    assert parts["rnn_backward"].points == 0  # graded as the student would use it
-    notes = " ".join(parts["rnn_backward"].notes)
+    backward = parts["rnn_backward"]
+    assert backward.points == backward.max_points
+    assert ("your rnn_backward is correct with a correct rnn_step_backward; fix "
+            "rnn_step_backward") in backward.reason
+    notes = " ".join(backward.notes)
     assert "rnn_step_backward, which rnn_backward uses, is itself wrong (0/4" in notes
-    assert "fix rnn_step_backward first" in notes
-    assert not any("is itself wrong" in n for n in parts["rnn_forward"].notes)
+    assert "with your own rnn_step_backward: 0/4 hidden cases correct" in notes
     assert parts["rnn_forward"].points == parts["rnn_forward"].max_points
+    assert not any("is itself wrong" in n for n in parts["rnn_forward"].notes)
+
+
+def test_a_wrong_caller_of_a_right_callee_loses_its_points(callers):
+    parts = callers["caller-wrong"]
+    assert parts["rnn_step_backward"].points == parts["rnn_step_backward"].max_points
+    backward = parts["rnn_backward"]
+    assert backward.points < backward.max_points   # (a one-step case needs no dh_next)
+    assert "reference" not in backward.reason + " ".join(backward.notes)
+
+
+def test_a_wrong_caller_of_a_wrong_callee_stays_wrong(callers):
+    parts = callers["both-wrong"]
+    assert parts["rnn_step_backward"].points == 0
+    backward = parts["rnn_backward"]
+    assert backward.points < backward.max_points
+    text = backward.reason + " ".join(backward.notes)
+    assert "fix rnn_step_backward first" in text
+    # its own code, with the reference callee, is right only where dh_next does not matter
+    # (a one-step case): the better of the two runs, never full marks
+    assert (re.search(r"your rnn_backward gets [1-3]/4 hidden cases correct with a correct "
+                      r"rnn_step_backward; fix rnn_step_backward first, then rnn_backward",
+                      backward.reason)
+            or "rnn_backward itself needs fixing too" in text)
+
+
+def _without_cell_ids(path):
+    """An older notebook (nbformat 4.5 without cell ids), which makes nbformat warn."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        cell.pop("id", None)
+    nb["nbformat_minor"] = 5
+    path.write_text(json.dumps(nb), encoding="utf-8")
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["progress-bar", "quiet"])
+def test_the_grade_command_prints_no_library_warnings(generated, tmp_path, quiet):
+    """`python -m autograder grade` as an instructor runs it, with every warning Python would
+    show switched on (PYTHONWARNINGS=default): no line of its output is a warning."""
+    workdir = tmp_path / "grading"
+    shutil.copytree(generated.root, workdir)
+    cases = [hostile.Case("no-ids", "cells without ids"),
+             hostile.Case("wrong", "a wrong callee",
+                          replace={"rnn_step_backward": WRONG_STEP_BACKWARD})]
+    hostile.write_cases(tmp_path / "subs", "rnn_bptt", cases,
+                        workdir / "release" / "rnn_bptt" / "rnn_bptt.ipynb",
+                        workdir / "source" / "rnn_bptt" / "rnn_bptt.ipynb")
+    _without_cell_ids(tmp_path / "subs" / "no-ids" / "submission.ipynb")
+    command = [sys.executable, "-m", "autograder", "grade", "rnn_bptt", str(tmp_path / "subs"),
+               "--workdir", str(workdir), "--jobs", "2", "--sandbox", "none"]
+    env = dict(os.environ, PYTHONWARNINGS="default", PYTHONPATH=str(REPO))
+    done = subprocess.run(command + (["--quiet"] if quiet else []), capture_output=True,
+                          text=True, env=env, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "2 graded now" in done.stdout
+    assert ("grading:" in done.stderr) != quiet     # the bar is there unless --quiet
+    lines = (done.stdout + done.stderr).replace("\r", "\n").splitlines()
+    assert [line for line in lines if "Warning" in line] == []

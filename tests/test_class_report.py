@@ -1,13 +1,17 @@
 """The class report counts exactly what the records say: mistakes named from the reasons
 ``spec.compare`` really writes, every status that needs a person, and a self-contained page."""
 
+import io
 import json
 import re
 
 import numpy as np
 import pytest
+from autograder_cases import hostile
+from autograder_cases.solutions import SOLUTIONS
+from autograder_cases.styles import class_styles, style_indices
 
-from autograder import classreport, cli
+from autograder import classreport, cli, commands
 from autograder.record import PartResult, Record
 from autograder.spec import compare
 from autograder.workdir import Workdir, atomic_write
@@ -171,3 +175,144 @@ def test_near_copies_are_the_top_pair_and_the_template_does_not_count(workdir):
     assert pairs[0][1:] == ("s00", "s01") and pairs[0][0] > 0.8
     assert all(score < pairs[0][0] / 2 for score, _, _ in pairs[1:])
     assert all("ok0" not in (a, b) for _, a, b in pairs)    # only the template: nothing shared
+
+
+# ----------------------------------------------------------------------------- a graded class
+# A class of 34 notebooks graded for real (the sandbox, the parallel batch), each student with
+# a style of their own (autograder_cases/styles.py) and at most one planted mistake, made by
+# editing one correct function: {student prefix: (function, old text, new text, expected)}.
+SOL = SOLUTIONS["rnn_bptt"]
+MISTAKE_EDITS = {
+    "transposed": ("rnn_step_backward", "h_prev.T @ da", "(h_prev.T @ da).T", 4),
+    "sign": ("rnn_step_backward", "return da @ Wx.T", "return -(da @ Wx.T)", 3),
+    "zeros": ("temporal_softmax_loss", "return loss, dflat.reshape(N, T, V)",
+              "return loss, np.zeros((N, T, V))", 3),
+    "scaled": ("rnn_step_forward", "h = np.tanh(", "h = 2.0 * np.tanh(", 3),
+    "notcarried": ("rnn_backward", "dh[:, t] + dh_next", "dh[:, t]", 3),
+    "lateforward": ("rnn_forward", "rnn_step_forward(x[:, t], h_prev,",
+                    "rnn_step_forward(x[:, t], h0,", 2),
+    "shape": ("temporal_softmax_loss", "return loss, dflat.reshape(N, T, V)",
+              "return loss, dflat", 2),
+}
+EXPECTED_MISTAKES = {"transposed": 4, "wrong sign": 3, "all zeros": 3,
+                     "scaled by a constant": 3,
+                     # the self-check's own named mistakes (autograder/check/rnn.py)
+                     "the gradient from step t+1 is not added to dh": 3,
+                     "every step starts from h0": 2, "wrong shape": 2,
+                     "stopped at the time limit": 1, "crashed": 1}
+CRASH = "def temporal_softmax_loss(x, y, mask):\n    import os\n    os._exit(3)\n"
+ENDLESS = "def rnn_backward(dh, cache):\n    while True:\n        pass\n"
+CLASS_LIMITS = {"timeout_seconds": 5.0, "cpu_seconds": 6, "memory_mb": 768}
+
+
+WRITTEN = ("written_truncation", "written_gradient_check")
+
+
+def _answering(grade_ids):
+    """A cell edit that writes an answer into the written-answer cells ``grade_ids``."""
+    def edit(nb):
+        for cell in nb.cells:
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in grade_ids:
+                cell.source = "Because the window cuts the chain of dependencies at h0."
+    return edit
+
+
+def _class_cases():
+    cases, used = [], set()
+
+    def styles(function=None):
+        index = style_indices(1, function, used)[0]
+        used.add(index)
+        return class_styles(index)
+
+    for prefix, (function, old, new, count) in MISTAKE_EDITS.items():
+        assert old in SOL[function], (prefix, old)
+        for k in range(count):
+            replace = styles(function)
+            replace[function] = SOL[function].replace(old, new)
+            cases.append(hostile.Case(f"{prefix}{k}", prefix, replace=replace))
+    for name, cell in (("crash", {"temporal_softmax_loss": CRASH}),
+                       ("endless", {"rnn_backward": ENDLESS})):
+        cases.append(hostile.Case(name, name, replace=dict(styles(), **cell)))
+    for k in range(8):  # correct0-4 answer the first written question, correct0-1 both
+        answered = WRITTEN[:2] if k < 2 else WRITTEN[:1] if k < 5 else ()
+        cases.append(hostile.Case(f"correct{k}", "correct", replace=styles(),
+                                  edit=_answering(answered)))
+    copied = styles()
+    cases.append(hostile.Case("copy-a", "near-copy", replace=dict(copied)))
+    copied["rnn_backward"] += "    # checked against the tests\n"
+    cases.append(hostile.Case("copy-b", "near-copy", replace=copied))
+    cases.append(hostile.Case("nothing", "no notebook", notebook_file=None))
+    cases.append(hostile.Case("garbled", "unreadable", raw="{ not a notebook"))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    root = tmp_path_factory.mktemp("class")
+    work = Workdir(root / "grading")
+    commands.generate(work, "rnn_bptt", quiet=True)
+    cases = _class_cases()
+    hostile.write_cases(root / "submissions", "rnn_bptt", cases,
+                        work.release("rnn_bptt") / "rnn_bptt.ipynb",
+                        work.source("rnn_bptt") / "rnn_bptt.ipynb")
+    commands.grade(work, "rnn_bptt", root / "submissions", jobs=2, limits=CLASS_LIMITS,
+                   progress=False, out=io.StringIO(), sandbox="auto")
+    return work, cases
+
+
+def test_a_really_graded_class_gives_exact_counts(graded_class):
+    work, cases = graded_class
+    records = work.read_records("rnn_bptt")
+    assert len(cases) >= 30 and set(records) == {c.student for c in cases}
+    numbers = classreport.summarize(records)
+    assert numbers["statuses"] == {"graded": 30, "stopped at the time limit": 1, "crashed": 1,
+                                   "no notebook": 1, "unreadable": 1}
+    counted = {name: count for name, count, _ in numbers["mistakes"]}
+    assert counted == EXPECTED_MISTAKES, {n: ex for n, _, ex in numbers["mistakes"]}
+    examples = {name: ex for name, _, ex in numbers["mistakes"]}
+    assert examples["transposed"][0] == ("transposed0", "rnn_step_backward")
+    assert examples["crashed"] == [("crash", "temporal_softmax_loss")]
+    assert examples["stopped at the time limit"] == [("endless", "rnn_backward")]
+    attention = dict(numbers["attention"])
+    assert {s: attention[s] for s in ("crash", "endless", "nothing", "garbled")} == {
+        "crash": "crashed (temporal_softmax_loss)",
+        "endless": "stopped at the time limit (rnn_backward)",
+        "nothing": "no notebook", "garbled": "unreadable"}
+    # a caller of a planted wrong callee keeps its points (graded with the reference callee)
+    for student in ("transposed0", "scaled0", "lateforward0"):
+        wrong = {p.name for p in records[student].parts if not p.full_marks}
+        assert len(wrong) == 1, (student, wrong)
+
+
+def test_the_near_copies_are_the_top_pair_of_the_graded_class(graded_class):
+    work, _ = graded_class
+    pairs = classreport._similar(work, "rnn_bptt", work.read_records("rnn_bptt"))
+    assert pairs[0][1:] == ("copy-a", "copy-b"), pairs[:3]
+    assert pairs[0][0] > 0.9 and pairs[1][0] < pairs[0][0] - 0.1, pairs[:3]
+
+
+def test_written_answers_and_what_formgrader_scored(graded_class):
+    """Answered = changed from the released template; scored = a manual score in nbgrader's
+    gradebook (set here through nbgrader's API, as formgrader does); comments likewise."""
+    from autograder.gradebook import open_gradebook
+    work, _ = graded_class
+    records = work.read_records("rnn_bptt")
+
+    def counts():
+        written = classreport.written_answers(work, "rnn_bptt", records)
+        return {c["name"]: (c["points"], c["answered"], c["graded"])
+                for c in written["cells"]}, written["comments"]
+
+    assert counts() == ({WRITTEN[0]: (0.0, 5, 0), WRITTEN[1]: (0.0, 2, 0)}, 0)
+    with open_gradebook(work) as gb:
+        gb.find_grade(WRITTEN[0], "rnn_bptt", "rnn_bptt", "correct0").manual_score = 0.0
+        gb.find_grade(WRITTEN[0], "rnn_bptt", "rnn_bptt", "correct3").manual_score = 0.0
+        gb.find_comment(WRITTEN[1], "rnn_bptt", "rnn_bptt", "correct1").manual_comment = \
+            "Say which terms the truncation drops."
+        gb.db.commit()
+    assert counts() == ({WRITTEN[0]: (0.0, 5, 2), WRITTEN[1]: (0.0, 2, 0)}, 1)
+    text = classreport.write_report(work, "rnn_bptt", work.root / "report.html")
+    assert (f"{WRITTEN[0]} (no points: not graded for the total): 5 answered, 2 of them "
+            "scored in formgrader so far") in text
+    assert "formgrader comments: 1" in text

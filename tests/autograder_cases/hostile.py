@@ -3,9 +3,10 @@
 Every case starts from the student version of the notebook (``release/``), fills the
 solution cells with the correct code of ``solutions.py`` and then replaces or edits some
 cells. ``broken`` maps each graded function the case breaks to the hidden cases (indices)
-on which it is wrong (``ALL`` = every case); the expected points of every part follow from
-``solutions.DEPENDS``. Placeholders ``{GRADEBOOK}``, ``{OTHER_NOTEBOOK}``, ``{REPO_FILE}``
-and ``{PORT}`` are filled in by the test that writes the submissions.
+on which it is wrong (``ALL`` = every case); a part loses the points of its own broken cases
+only (a caller of a broken callee is graded with the reference callee too). Placeholders
+``{GRADEBOOK}``, ``{OTHER_NOTEBOOK}``, ``{REPO_FILE}`` and ``{PORT}`` are filled in by
+the test that writes the submissions.
 """
 
 import copy
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from .solutions import DEPENDS, SOLUTIONS
+from .solutions import SOLUTIONS
 
 ALL = frozenset(range(4))
 RNN_PARTS = ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
@@ -394,9 +395,10 @@ def expected_parts(case, points, cases_per_part=4, isolated=True):
             broken[name] = ALL
     expected = {}
     for part, value in points.items():
-        failing = set()
-        for function in DEPENDS[part]:
-            failing |= set(broken.get(function, ()))
+        # a caller is graded with the reference versions of its failing graded callees as
+        # well and keeps the better run (autograder/grading.py), so only its own breakage
+        # costs it points, whatever else its evaluation runs
+        failing = set(broken.get(part, ()))
         expected[part] = value * (cases_per_part - len(failing)) / cases_per_part
     return expected
 

@@ -2,8 +2,7 @@
 
 They have the structure most students' code has: a sequence forward calls the step forward
 and a sequence backward calls the step backward. The hostile cases in ``hostile.py`` replace
-some of them; ``DEPENDS`` says which graded functions each part's evaluation runs, so that
-the expected points of a submission follow from which functions it breaks.
+some of them.
 """
 
 RNN = {
@@ -139,21 +138,3 @@ def lstm_step_backward_peephole(dh, dc, cache):
 }
 
 SOLUTIONS = {"rnn_bptt": RNN, "lstm_backward": LSTM}
-
-# Graded functions that the evaluation of each part runs (itself included): the part's own
-# function, the forward that builds a backward's cache, and what those call.
-DEPENDS = {
-    "rnn_step_forward": {"rnn_step_forward"},
-    "rnn_step_backward": {"rnn_step_backward", "rnn_step_forward"},
-    "rnn_forward": {"rnn_forward", "rnn_step_forward"},
-    "rnn_backward": {"rnn_backward", "rnn_step_backward", "rnn_forward", "rnn_step_forward"},
-    "temporal_softmax_loss": {"temporal_softmax_loss"},
-    "lstm_step_forward": {"lstm_step_forward"},
-    "lstm_step_backward": {"lstm_step_backward", "lstm_step_forward"},
-    "lstm_forward": {"lstm_forward", "lstm_step_forward"},
-    "lstm_backward": {"lstm_backward", "lstm_step_backward", "lstm_forward",
-                      "lstm_step_forward"},
-    "lstm_step_forward_peephole": {"lstm_step_forward_peephole"},
-    "lstm_step_backward_peephole": {"lstm_step_backward_peephole",
-                                    "lstm_step_forward_peephole"},
-}
