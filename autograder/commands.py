@@ -14,8 +14,10 @@ import shutil
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
+from . import deadlines
 from . import gradebook as gradebook_module
 from .assignments import module_of, parts_of
 from .exports import NOT_SUBMITTED, class_rows, moodle_feedback_zip, table, write_table
@@ -121,6 +123,7 @@ def grade(workdir, assignment, submissions, jobs=2, sandbox="auto", limits=None,
                                progress=progress, on_record=on_record, executor=executor)
         kept = manual_overrides(workdir, assignment, ctx.source,
                                 {r.student: r for r in summary.records})
+        late = _lateness(workdir, assignment, ctx.source, workdir.read_records(assignment))
     if out is not None:
         for warning in summary.warnings:
             print(f"note: {warning}", file=out)
@@ -128,6 +131,7 @@ def grade(workdir, assignment, submissions, jobs=2, sandbox="auto", limits=None,
             print(f"note: {student}: {total:g} in the gradebook (export, feedback): a score "
                   "changed in formgrader, kept because the submission is unchanged; "
                   "`grade --force` re-grades and clears it", file=out)
+        _print_lateness(late, out)
         print(summary_table(summary, ctx), file=out)
         where = f"{jobs} worker(s)" if executor is None else type(executor).__name__
         print(f"graded in {summary.seconds:.1f} s with {where}; records in "
@@ -260,6 +264,7 @@ def _write(workdir, ctx, submission, record, gb):
     student, assignment = record.student, ctx.assignment
     name = f"{ctx.source.notebook_name}.ipynb"
     if submission.notebook is not None:
+        record.submitted_at = record.submitted_at or file_time(submission.notebook, ctx.tmp_root)
         copy_notebook(submission.notebook, workdir.submitted(student, assignment) / name)
         try:
             nb = read_notebook(submission.notebook)
@@ -323,6 +328,7 @@ def feedback(workdir, assignment, progress=True, out=sys.stdout):
         records, source = _records_and_source(workdir, assignment)
         points = gradebook_module.gradebook_rows(workdir, assignment, source)
         comments = gradebook_module.manual_comments(workdir, assignment, source.notebook_name)
+        late = _lateness(workdir, assignment, source, records)
         for student, said in comments.items():
             if student in records:
                 records[student].notes.extend(f"instructor's comment on {cell}: {text}"
@@ -330,7 +336,7 @@ def feedback(workdir, assignment, progress=True, out=sys.stdout):
         bar = _progress(len(records), progress, unit="page", desc="feedback")
         pages = write_feedback(workdir, assignment, source.notebook_name,
                                [with_gradebook_points(records[s], points.get(s, {}))
-                                for s in sorted(records)], progress=bar)
+                                for s in sorted(records)], progress=bar, lateness=late)
         if bar is not None:
             bar.close()
     if out is not None:
@@ -351,8 +357,9 @@ def export(workdir, assignment, csv_path, out=sys.stdout, fmt="csv", roster=None
     with workdir.lock():
         records, source = _records_and_source(workdir, assignment)
         points = gradebook_module.gradebook_rows(workdir, assignment, source)
+        late = _lateness(workdir, assignment, source, records)
     names = [p.name for p in parts_of(assignment)]
-    rows = class_rows(points, records, enrolled, names, source.bonus, source.max_points)
+    rows = class_rows(points, records, enrolled, names, source.bonus, source.max_points, late)
     csv_path = write_table(csv_path, table(rows, fmt, names, source.max_points, assignment,
                                            lms_assignment))
     if out is not None:
@@ -370,3 +377,55 @@ def export(workdir, assignment, csv_path, out=sys.stdout, fmt="csv", roster=None
             print(f"wrote {count} feedback pages to {feedback_zip} (Moodle: Assignment > "
                   "View all submissions > Upload multiple feedback files in a zip)", file=out)
     return csv_path
+
+
+# ----------------------------------------------------------------------------- deadlines
+def deadline(workdir, assignment, due, penalty="none", extensions=None, roster=None,
+             out=sys.stdout):
+    """Set the assignment's due date, late penalty rule and extensions (see deadlines.py),
+    and apply them at once to everything graded. Bad input raises before anything is
+    written; a later ``deadline`` replaces the whole setting (extensions included)."""
+    workdir = _workdir(workdir)
+    rule = deadlines.check_penalty(penalty)
+    moment = deadlines.parse_due(due)
+    enrolled = read_roster(roster) if roster is not None else {}
+    with workdir.lock():
+        records = workdir.read_records(assignment)
+        granted = deadlines.read_extensions(extensions, set(records) | set(enrolled)) \
+            if extensions is not None else {}
+        setting = deadlines.Deadline(moment, rule, granted)
+        late = {}
+        if records:
+            source = _load_source(assignment, workdir.source(assignment))
+            late = _lateness(workdir, assignment, source, records, setting)
+        deadlines.save(workdir, assignment, setting)
+    if out is not None:
+        print(f"{assignment}: due {moment.isoformat()} ({deadlines.describe_rule(rule)}), "
+              f"{len(granted)} extension(s); kept in "
+              f"{deadlines.config_path(workdir, assignment)} and the gradebook", file=out)
+        _print_lateness(late, out)
+    return setting
+
+
+def _lateness(workdir, assignment, source, records, setting=None):
+    """{student: Lateness}, written into the gradebook; {} without a deadline."""
+    names = [p.name for p in parts_of(assignment)]
+    return deadlines.apply(workdir, assignment, source, records, names, setting)
+
+
+def _print_lateness(late, out):
+    if out is None:
+        return
+    for student, found in sorted(late.items()):
+        if found.seconds_late > 0 or not found.known:
+            print(f"note: {student}: {found.sentence()}", file=out)
+
+
+def file_time(notebook, scratch):
+    """The notebook file's modification time (ISO, UTC) as its submission time, when no
+    better source gave one; not for files this run unpacked (their time is now)."""
+    path = Path(notebook)
+    if scratch is not None and path.resolve().is_relative_to(Path(scratch).resolve()):
+        return ""
+    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc) \
+        .isoformat(timespec="seconds")

@@ -142,3 +142,26 @@ def manual_comments(workdir, assignment, notebook_name):
             if said:
                 found[submission.student_id] = sorted(said)
     return found
+
+
+def write_lateness(workdir, assignment, notebook_name, due, entries):
+    """Put the deadline where nbgrader keeps it: the assignment's due date, and for each
+    ``{student: (timestamp, extension, penalty)}`` (naive UTC times, a timedelta or None,
+    points) the submission's timestamp and extension and the notebook's late penalty, so
+    formgrader and nbgrader's own exports show what ours do."""
+    from nbgrader.api import MissingEntry
+
+    with open_gradebook(workdir) as gb:
+        gb.find_assignment(assignment).duedate = due
+        for submission in _submissions(gb, assignment):
+            if submission.student_id not in entries:
+                continue
+            timestamp, extension, penalty = entries[submission.student_id]
+            submission.timestamp, submission.extension = timestamp, extension
+            try:
+                notebook = gb.find_submission_notebook(notebook_name, assignment,
+                                                       submission.student_id)
+            except MissingEntry:
+                continue
+            notebook.late_submission_penalty = penalty or None
+        gb.db.commit()
