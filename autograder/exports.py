@@ -162,4 +162,5 @@ def moodle_feedback_zip(path, rows, pages):
 def _fmt(value):
     if value is None:
         return ""
-    return f"{value:.4g}" if value != int(value) else str(int(value))
+    # four decimals, as the totals are rounded: ".4g" would turn 79.875 into 79.88
+    return f"{round(value, 4):.10g}" if value != int(value) else str(int(value))
