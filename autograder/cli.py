@@ -6,7 +6,7 @@
         [--shard i/S --records-only]   (then a plain `grade` collects the records)
     python -m autograder deadline ASSIGNMENT --due 2026-03-01T23:59+01:00
         [--penalty none|zero|P%/day|P%/hour] [--extensions FILE.csv] [--roster ROSTER.csv]
-    python -m autograder feedback ASSIGNMENT
+    python -m autograder feedback ASSIGNMENT [--from-nbgrader]
     python -m autograder export ASSIGNMENT --csv FILE [--format csv|canvas|moodle]
         [--roster ROSTER.csv] [--lms-assignment TITLE] [--feedback-zip FILE.zip]
     python -m autograder report ASSIGNMENT [--output FILE]
@@ -88,6 +88,9 @@ def build_parser():
     p = sub.add_parser("feedback", parents=[common],
                        help="one HTML page per student in WORKDIR/feedback/")
     p.add_argument("assignment", choices=assignments)
+    p.add_argument("--from-nbgrader", action="store_true",
+                   help="instead, make the pages of `nbgrader generate_feedback` render math "
+                        "offline")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("export", parents=[common],
@@ -146,6 +149,8 @@ def main(argv=None):
         elif args.command == "deadline":
             commands.deadline(workdir, args.assignment, args.due, penalty=args.penalty,
                               extensions=args.extensions, roster=args.roster)
+        elif args.command == "feedback" and args.from_nbgrader:
+            commands.feedback_from_nbgrader(workdir, args.assignment)
         elif args.command == "feedback":
             commands.feedback(workdir, args.assignment, progress=not args.quiet)
         elif args.command == "export":

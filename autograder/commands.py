@@ -21,7 +21,7 @@ from . import deadlines
 from . import gradebook as gradebook_module
 from .assignments import module_of, parts_of
 from .exports import NOT_SUBMITTED, class_rows, moodle_feedback_zip, table, write_table
-from .feedback import autograded_notebook, find_mathjax, write_feedback
+from .feedback import autograded_notebook, find_mathjax, localize_feedback, write_feedback
 from .grading import Context, expected_key, grade_submission, grader_fingerprint, run_batch
 from .notebooks import helper_module_source, load_source, read_notebook
 from .report import BatchSummary, summary_table
@@ -341,6 +341,24 @@ def feedback(workdir, assignment, progress=True, out=sys.stdout):
             bar.close()
     if out is not None:
         print(f"wrote {len(pages)} feedback pages under {workdir.root / 'feedback'}", file=out)
+    if find_mathjax() is None:
+        print("warning: no local MathJax found (the package sphinx-mathjax-offline is not "
+              "installed): the pages show math as TeX source", file=sys.stderr)
+    return pages
+
+
+def feedback_from_nbgrader(workdir, assignment, out=sys.stdout):
+    """``feedback --from-nbgrader``: the pages nbgrader's ``generate_feedback`` wrote,
+    made to render math offline (it loads MathJax from the internet and removes ours)."""
+    workdir = _workdir(workdir)
+    with workdir.lock():
+        pages = localize_feedback(workdir, assignment)
+    if not pages:
+        raise RuntimeError(f"no feedback pages for {assignment} under "
+                           f"{workdir.root / 'feedback'}; run `nbgrader generate_feedback "
+                           f"{assignment}` there first")
+    if out is not None:
+        print(f"{len(pages)} feedback pages now load MathJax from a local copy", file=out)
     if find_mathjax() is None:
         print("warning: no local MathJax found (the package sphinx-mathjax-offline is not "
               "installed): the pages show math as TeX source", file=sys.stderr)

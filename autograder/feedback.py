@@ -285,6 +285,40 @@ def render_page(autograded_path, record, late=None):
     return body
 
 
+REMOTE_MATHJAX = re.compile(r"<script[^>]*\ssrc=[\"']https?://[^\"']*mathjax[^>]*>\s*</script>",
+                            re.I)
+LOCAL_MATHJAX = '<script src="mathjax/config.js"></script>'
+
+
+def localize_page(page, cache):
+    """Make a page another program wrote (nbgrader's ``generate_feedback``, which loads
+    MathJax 2 from a CDN and removes the folder beside the page) typeset its math offline:
+    the remote MathJax becomes our local copy, installed beside the page, and other remote
+    scripts go. Returns whether the page changed."""
+    page = Path(page)
+    text = page.read_text(encoding="utf-8")
+    changed = REMOTE_MATHJAX.sub(LOCAL_MATHJAX, text)
+    if LOCAL_MATHJAX not in changed and 'src="mathjax/config.js"' not in changed:
+        head = changed.find("</head>")
+        changed = changed[:head] + LOCAL_MATHJAX + changed[head:] if head >= 0 \
+            else LOCAL_MATHJAX + changed
+    changed = strip_remote_scripts(changed)
+    install_mathjax(page.parent, cache)
+    if changed != text:
+        page.write_text(changed, encoding="utf-8")
+    return changed != text
+
+
+def localize_feedback(workdir, assignment):
+    """Every feedback page of ``assignment`` under WORKDIR/feedback/, made to render math
+    offline (see localize_page); returns the pages."""
+    cache = workdir.root / "feedback" / ".mathjax"
+    pages = sorted((workdir.root / "feedback").glob(f"*/{assignment}/*.html"))
+    for page in pages:
+        localize_page(page, cache)
+    return pages
+
+
 def write_feedback(workdir, assignment, notebook_name, records, progress=None, lateness=None):
     """One page per record (``lateness``: {student: deadlines.Lateness}); returns the
     list of pages written."""

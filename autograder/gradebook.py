@@ -6,6 +6,7 @@ that was killed and started again ends with each student exactly once.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,7 @@ def sync_record(gb, record, source, regraded=False):
     so a score the instructor typed in formgrader for one of its auto-graded cells judged
     the old code: it is cleared, else it would silently outrank the new auto score. When
     only re-syncing an unchanged record the override is the instructor's word and stays.
+    A formgrader comment is kept but marked as written before the re-grade.
     """
     from nbgrader.api import MissingEntry
 
@@ -79,6 +81,8 @@ def sync_record(gb, record, source, regraded=False):
             # nbgrader's add_submission builds its rows in a way SQLAlchemy 2 comments on
             warnings.simplefilter("ignore", category=Warning)
             gb.add_submission(assignment, student)
+    if regraded:
+        mark_stale_comments(gb, record, source.notebook_name)
     for part in record.parts:
         test_cell = source.test_cells[part.name]
         grade = gb.find_grade(test_cell, source.notebook_name, assignment, student)
@@ -92,6 +96,28 @@ def sync_record(gb, record, source, regraded=False):
             grade.auto_score = float(part.points)
         grade.needs_manual_grade = False
     gb.db.commit()
+
+
+STALE = re.compile(r"^\[written before the re-grade of [^\]]*\] ")
+
+
+def mark_stale_comments(gb, record, notebook_name):
+    """A formgrader comment judged the code as it was before this re-grade: it is kept (the
+    instructor's words are not thrown away) but marked, in formgrader and on the feedback
+    page, as written before the re-grade; the instructor removes the mark to confirm it."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        notebook = gb.find_submission_notebook(notebook_name, record.assignment,
+                                               record.student)
+    except MissingEntry:
+        return
+    when = record.graded_at or "this run"
+    for comment in notebook.comments:
+        text = (comment.manual_comment or "").strip()
+        if text:
+            comment.manual_comment = (f"[written before the re-grade of {when}] "
+                                      + STALE.sub("", text))
 
 
 def _submissions(gb, assignment):

@@ -2,8 +2,13 @@
 
 import csv
 import io
+import os
+import re
 import shutil
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 from autograder_cases import hostile
@@ -12,10 +17,12 @@ from test_autograder_e2e import copy_workdir, grade, source_points, write_submis
 from autograder import commands
 from autograder.exports import class_rows, moodle_feedback_zip, table
 from autograder.feedback import summary_html
-from autograder.gradebook import open_gradebook
+from autograder.gradebook import open_gradebook, run_nbgrader
 from autograder.record import PartResult, Record
 from autograder.roster import RosterError, read_roster
 from autograder.workdir import Workdir
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _record(bonus_points):
@@ -205,3 +212,66 @@ def test_manual_score_does_not_survive_a_resubmission_or_force(generated, tmp_pa
     assert _export_total(workdir, tmp_path, "ada") == 100 - source.points["rnn_forward"]
     grade(workdir, "rnn_bptt", tmp_path / "submissions", force=True)
     assert _export_total(workdir, tmp_path, "ada") == 100
+
+
+def _comment(workdir, student, text=None):
+    """Read (or, with ``text``, set as formgrader does) the first comment of a notebook."""
+    with open_gradebook(workdir) as gb:
+        comment = gb.find_submission_notebook("rnn_bptt", "rnn_bptt", student).comments[0]
+        if text is not None:
+            comment.manual_comment = text
+            gb.db.commit()
+        return comment.manual_comment
+
+
+def test_stale_comments_are_kept_and_marked(generated, tmp_path):
+    """#13: a formgrader comment about the old code survives a re-grade, marked as written
+    before it (in formgrader and on the feedback page); an unchanged re-run leaves it."""
+    workdir = copy_workdir(generated, tmp_path / "grading")
+    write_submissions(workdir, "rnn_bptt", [c for c in hostile.RNN_CASES
+                                            if c.student == "partial"], tmp_path / "made")
+    folder = tmp_path / "submissions" / "ada"
+    folder.mkdir(parents=True)
+    shutil.copy(tmp_path / "made" / "partial" / "submission.ipynb", folder / "rnn_bptt.ipynb")
+    grade(workdir, "rnn_bptt", tmp_path / "submissions")
+    _comment(workdir, "ada", "N == 1 fails")
+    grade(workdir, "rnn_bptt", tmp_path / "submissions")
+    assert _comment(workdir, "ada") == "N == 1 fails"          # unchanged: not stale
+    grade(workdir, "rnn_bptt", tmp_path / "submissions", force=True)
+    graded_at = workdir.read_records("rnn_bptt")["ada"].graded_at
+    marked = f"[written before the re-grade of {graded_at}] N == 1 fails"
+    assert _comment(workdir, "ada") == marked
+    grade(workdir, "rnn_bptt", tmp_path / "submissions", force=True)
+    assert _comment(workdir, "ada").count("[written before") == 1   # one mark, the latest
+    commands.feedback(workdir, "rnn_bptt", progress=False, out=None)
+    page = (workdir.feedback("ada", "rnn_bptt") / "rnn_bptt.html").read_text(encoding="utf-8")
+    assert "[written before the re-grade of " in page and "N == 1 fails" in page
+
+
+def test_nbgrader_feedback_pages_render_math_offline(generated, tmp_path):
+    """#13: nbgrader's generate_feedback loads MathJax from a CDN and removes our copy;
+    ``feedback --from-nbgrader`` points the page at a local MathJax that exists."""
+    workdir = copy_workdir(generated, tmp_path / "grading")
+    write_submissions(workdir, "rnn_bptt", [c for c in hostile.RNN_CASES
+                                            if c.student == "correct"], tmp_path / "made")
+    (tmp_path / "submissions" / "ada").mkdir(parents=True)
+    shutil.copy(tmp_path / "made" / "correct" / "submission.ipynb",
+                tmp_path / "submissions" / "ada" / "rnn_bptt.ipynb")
+    grade(workdir, "rnn_bptt", tmp_path / "submissions")
+    commands.feedback(workdir, "rnn_bptt", progress=False, out=None)
+    run_nbgrader(workdir, "generate_feedback", "rnn_bptt", "--force")
+    page = workdir.feedback("ada", "rnn_bptt") / "rnn_bptt.html"
+    assert not (page.parent / "mathjax").exists()         # what nbgrader does
+    assert "cdnjs.cloudflare.com/ajax/libs/mathjax" in page.read_text(encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(REPO), TQDM_DISABLE="1")
+    done = subprocess.run([sys.executable, "-m", "autograder", "feedback", "rnn_bptt",
+                           "--from-nbgrader", "--workdir", str(workdir.root)], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    text = page.read_text(encoding="utf-8")
+    sources = re.findall(r"<script[^>]*\ssrc=[\"']([^\"']+)", text)
+    assert sources == ["mathjax/config.js"]
+    config = page.parent / "mathjax" / "config.js"
+    assert config.is_file() and "tex-svg-full.js" in config.read_text(encoding="utf-8")
+    assert (page.parent / "mathjax" / "tex-svg-full.js").stat().st_size > 100_000
+    assert "$" in text                                  # the math is still there, as TeX
