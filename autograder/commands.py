@@ -24,6 +24,7 @@ from .exports import NOT_SUBMITTED, class_rows, moodle_feedback_zip, table, writ
 from .feedback import autograded_notebook, find_mathjax, localize_feedback, write_feedback
 from .grading import Context, expected_key, grade_submission, grader_fingerprint, run_batch
 from .notebooks import helper_module_source, load_source, read_notebook
+from .record import PartResult
 from .report import BatchSummary, summary_table
 from .roster import read_roster
 from .sandbox import DEFAULT_LIMITS, hide_own_memory, resolve_mode
@@ -293,10 +294,22 @@ def gradebook_totals(workdir, assignment, source, records):
     return {r.student: r.total for r in rows if r.student in points}
 
 
-def with_gradebook_points(record, points):
+def graded_names(assignment, source):
+    """The graded functions, then the written answers graded in formgrader."""
+    return [p.name for p in parts_of(assignment)] + sorted(source.written)
+
+
+def with_gradebook_points(record, points, written=None):
     """A copy of ``record`` whose parts carry the gradebook's points, so the feedback page
-    shows the same total as export; a part scored in formgrader says so."""
+    shows the same total as export; a part scored in formgrader says so. ``written``
+    (``{grade_id: points}``) adds a row per written answer, graded or not yet."""
     record = copy.deepcopy(record)
+    for cell, maximum in sorted((written or {}).items()):
+        given = points.get(cell)
+        record.parts.append(PartResult(
+            cell, maximum, points=given or 0.0,
+            reason=f"written answer: {given:g}/{maximum:g} (graded by the instructor)"
+            if given is not None else "written answer: not graded yet"))
     for part in record.parts:
         given = points.get(part.name)
         if given is not None and abs(given - part.points) > 1e-9:
@@ -335,7 +348,8 @@ def feedback(workdir, assignment, progress=True, out=sys.stdout):
                                               for cell, text in said)
         bar = _progress(len(records), progress, unit="page", desc="feedback")
         pages = write_feedback(workdir, assignment, source.notebook_name,
-                               [with_gradebook_points(records[s], points.get(s, {}))
+                               [with_gradebook_points(records[s], points.get(s, {}),
+                                                      source.written)
                                 for s in sorted(records)], progress=bar, lateness=late)
         if bar is not None:
             bar.close()
@@ -376,7 +390,7 @@ def export(workdir, assignment, csv_path, out=sys.stdout, fmt="csv", roster=None
         records, source = _records_and_source(workdir, assignment)
         points = gradebook_module.gradebook_rows(workdir, assignment, source)
         late = _lateness(workdir, assignment, source, records)
-    names = [p.name for p in parts_of(assignment)]
+    names = graded_names(assignment, source)
     rows = class_rows(points, records, enrolled, names, source.bonus, source.max_points, late)
     csv_path = write_table(csv_path, table(rows, fmt, names, source.max_points, assignment,
                                            lms_assignment))
@@ -427,8 +441,8 @@ def deadline(workdir, assignment, due, penalty="none", extensions=None, roster=N
 
 def _lateness(workdir, assignment, source, records, setting=None):
     """{student: Lateness}, written into the gradebook; {} without a deadline."""
-    names = [p.name for p in parts_of(assignment)]
-    return deadlines.apply(workdir, assignment, source, records, names, setting)
+    return deadlines.apply(workdir, assignment, source, records,
+                           graded_names(assignment, source), setting)
 
 
 def _print_lateness(late, out):

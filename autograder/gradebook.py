@@ -95,6 +95,11 @@ def sync_record(gb, record, source, regraded=False):
         else:
             grade.auto_score = float(part.points)
         grade.needs_manual_grade = False
+    for cell in source.written:
+        # a written answer is the instructor's to grade: formgrader lists it until scored,
+        # and again after a re-grade of a changed notebook (the answer may have changed)
+        grade = gb.find_grade(cell, source.notebook_name, assignment, student)
+        grade.needs_manual_grade = grade.manual_score is None or regraded
     gb.db.commit()
 
 
@@ -131,7 +136,7 @@ def _submissions(gb, assignment):
 
 
 def gradebook_rows(workdir, assignment, source):
-    """{student: {part: points}} as nbgrader's gradebook holds them."""
+    """{student: {part or written answer: points}} as nbgrader's gradebook holds them."""
     from nbgrader.api import MissingEntry
 
     rows = {}
@@ -147,6 +152,13 @@ def gradebook_rows(workdir, assignment, source):
                 # `score` includes a score the instructor changed in formgrader
                 points[part] = grade.score if grade.auto_score is not None \
                     or grade.manual_score is not None else None
+            for cell in source.written:
+                try:
+                    grade = gb.find_grade(cell, source.notebook_name, assignment,
+                                          submission.student_id)
+                except MissingEntry:
+                    continue
+                points[cell] = grade.manual_score   # None: not graded yet
             rows[submission.student_id] = points
     return rows
 

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import os
 import re
 import shutil
@@ -20,7 +21,7 @@ from autograder.feedback import summary_html
 from autograder.gradebook import open_gradebook, run_nbgrader
 from autograder.record import PartResult, Record
 from autograder.roster import RosterError, read_roster
-from autograder.workdir import Workdir
+from autograder.workdir import SOURCE_ROOT, Workdir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -275,3 +276,59 @@ def test_nbgrader_feedback_pages_render_math_offline(generated, tmp_path):
     assert config.is_file() and "tex-svg-full.js" in config.read_text(encoding="utf-8")
     assert (page.parent / "mathjax" / "tex-svg-full.js").stat().st_size > 100_000
     assert "$" in text                                  # the math is still there, as TeX
+
+
+def test_written_answers_carry_points_graded_in_formgrader(tmp_path):
+    """#13: the instructor gives a written answer points in the source notebook; nbgrader
+    lists it for manual grading, and export and the feedback page count formgrader's score
+    once given ("not graded yet" before)."""
+    source_root = tmp_path / "source"
+    shutil.copytree(SOURCE_ROOT / "rnn_bptt", source_root / "rnn_bptt")
+    path = source_root / "rnn_bptt" / "rnn_bptt.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    cells = [c for c in nb["cells"]
+             if c["metadata"].get("nbgrader", {}).get("grade_id") == "written_truncation"]
+    assert len(cells) == 1 and cells[0]["cell_type"] == "markdown"
+    cells[0]["metadata"]["nbgrader"]["points"] = 5
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    workdir = Workdir(tmp_path / "grading")
+    commands.generate(workdir, "rnn_bptt", source_root=source_root, quiet=True)
+    write_submissions(workdir, "rnn_bptt", [c for c in hostile.RNN_CASES
+                                            if c.student == "correct"], tmp_path / "made")
+    (tmp_path / "submissions" / "ada").mkdir(parents=True)
+    shutil.copy(tmp_path / "made" / "correct" / "submission.ipynb",
+                tmp_path / "submissions" / "ada" / "rnn_bptt.ipynb")
+    summary, printed = grade(workdir, "rnn_bptt", tmp_path / "submissions")
+    assert summary.records[0].max == 105 and summary.records[0].total == 100
+    assert "in the gradebook" not in printed
+
+    def written_grade():
+        with open_gradebook(workdir) as gb:
+            grade_row = gb.find_grade("written_truncation", "rnn_bptt", "rnn_bptt", "ada")
+            return grade_row.max_score, grade_row.needs_manual_grade, grade_row.manual_score
+
+    def exported():
+        target = commands.export(workdir, "rnn_bptt", tmp_path / "grades.csv", out=None)
+        with open(target, newline="", encoding="utf-8") as f:
+            return next(csv.DictReader(f))
+
+    def page():
+        commands.feedback(workdir, "rnn_bptt", progress=False, out=None)
+        return (workdir.feedback("ada", "rnn_bptt") / "rnn_bptt.html").read_text(
+            encoding="utf-8")
+
+    assert written_grade() == (5, True, None)        # formgrader lists it for grading
+    row = exported()
+    assert (row["written_truncation"], row["total"], row["max"]) == ("", "100", "105")
+    assert "written answer: not graded yet" in page() and "<strong>100 / 105</strong>" in page()
+
+    with open_gradebook(workdir) as gb:                # what formgrader does
+        gb.find_grade("written_truncation", "rnn_bptt", "rnn_bptt", "ada").manual_score = 3
+        gb.db.commit()
+    grade(workdir, "rnn_bptt", tmp_path / "submissions")   # unchanged: the score stays
+    assert written_grade()[1:] == (False, 3)
+    row = exported()
+    assert (row["written_truncation"], row["total"]) == ("3", "103")
+    text = page()
+    assert "written answer: 3/5 (graded by the instructor)" in text
+    assert "<strong>103 / 105</strong>" in text
