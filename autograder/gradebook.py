@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 
 from .workdir import PACKAGE_DIR
@@ -81,6 +82,7 @@ def sync_record(gb, record, source, regraded=False):
             # nbgrader's add_submission builds its rows in a way SQLAlchemy 2 comments on
             warnings.simplefilter("ignore", category=Warning)
             gb.add_submission(assignment, student)
+    gb.find_submission(assignment, student).timestamp = utc_naive(record.submitted_at)
     if regraded:
         mark_stale_comments(gb, record, source.notebook_name)
     for part in record.parts:
@@ -101,6 +103,18 @@ def sync_record(gb, record, source, regraded=False):
         grade = gb.find_grade(cell, source.notebook_name, assignment, student)
         grade.needs_manual_grade = grade.manual_score is None or regraded
     gb.db.commit()
+
+
+def utc_naive(text):
+    """An ISO 8601 time (a record's submitted_at) the way nbgrader stores times: naive UTC;
+    None when empty or not a time."""
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+    if moment is not None and moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
 
 
 STALE = re.compile(r"^\[written before the re-grade of [^\]]*\] ")

@@ -16,7 +16,7 @@ from autograder_cases import hostile
 from test_autograder_e2e import copy_workdir, grade, write_submissions
 
 from autograder import commands, deadlines
-from autograder.gradebook import open_gradebook
+from autograder.gradebook import open_gradebook, utc_naive
 from autograder.workdir import Workdir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,6 +99,14 @@ def test_extension_file_errors_name_the_line(tmp_path, text, message):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(deadlines.DeadlineError, match=message):
         deadlines.read_extensions(path, {"ada", "ben"})
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-03-02T01:12:00+01:00", datetime(2026, 3, 2, 0, 12)),
+    ("2026-03-02T01:12:00Z", datetime(2026, 3, 2, 1, 12)), ("", None), ("yesterday", None)])
+def test_gradebook_times_are_naive_utc_as_nbgrader_keeps_them(text, expected):
+    """Every graded submission's time goes into nbgrader's gradebook, deadline or not."""
+    assert utc_naive(text) == expected
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -207,6 +215,8 @@ def test_the_gradebook_holds_the_deadline_as_nbgrader_does(graded_class):
     records = workdir.read_records("rnn_bptt")
     with open_gradebook(workdir) as gb:
         assert gb.find_assignment("rnn_bptt").duedate == DUE_UTC.replace(tzinfo=None)
+        ada = gb.find_submission("rnn_bptt", "ada")
+        assert ada.timestamp == (DUE_UTC - timedelta(hours=1)).replace(tzinfo=None)
         ben = gb.find_submission("rnn_bptt", "ben")
         assert ben.total_seconds_late == 2 * 3600 + 13 * 60
         cy = gb.find_submission("rnn_bptt", "cy")
