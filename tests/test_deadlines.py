@@ -285,3 +285,24 @@ def test_a_new_deadline_recomputes_and_none_clears(graded_class, tmp_path):
     got = {r[0]: dict(zip(_read(target)[0], r)) for r in _read(target)[1:]}
     assert got["cy"]["total"] == "100" and got["ben"]["penalty"] == "0"
 
+
+
+def test_a_resubmission_is_judged_by_its_own_time(graded_class, tmp_path):
+    """ben hands in corrected code three days late: graded afresh, his time and penalty are
+    the new submission's (4 started days: 40%), in the export and the gradebook."""
+    workdir, tmp, _, _ = graded_class
+    workdir = copy_workdir(workdir, tmp_path / "grading")
+    folder = tmp_path / "submissions"
+    shutil.copytree(tmp / "submissions", folder, copy_function=shutil.copy2)
+    _submit(tmp / "made", folder, "ben", "correct", DUE_UTC + timedelta(days=3, hours=1))
+    summary, printed = grade(workdir, "rnn_bptt", folder)
+    assert summary.graded == 1 and summary.reused == 2
+    assert "note: ben: Submitted 3 d 1 h after the due date" in printed
+    target = tmp_path / "g.csv"
+    assert cli(workdir, "export", "rnn_bptt", "--csv", str(target)).returncode == 0
+    got = {r[0]: dict(zip(_read(target)[0], r)) for r in _read(target)[1:]}
+    assert (got["ben"]["penalty"], got["ben"]["total"]) == ("40", "60")
+    assert (got["ada"]["total"], got["cy"]["total"]) == ("100", "100")
+    with open_gradebook(workdir) as gb:
+        notebook = gb.find_submission_notebook("rnn_bptt", "rnn_bptt", "ben")
+        assert notebook.late_submission_penalty == 40
