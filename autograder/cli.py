@@ -2,6 +2,7 @@
 
     python -m autograder generate ASSIGNMENT
     python -m autograder grade ASSIGNMENT SUBMISSIONS [--jobs N] [--timeout S]
+    python -m autograder grade ASSIGNMENT --remove STUDENT [STUDENT ...]   (undo)
         [--executor threads|dask --dask-local N | --dask-scheduler ADDRESS]
         [--shard i/S --records-only]   (then a plain `grade` collects the records)
     python -m autograder deadline ASSIGNMENT --due 2026-03-01T23:59+01:00
@@ -50,7 +51,12 @@ def build_parser():
     p = sub.add_parser("grade", parents=[common],
                        help="grade a folder of <student_id>/<anything>.ipynb or an LMS zip")
     p.add_argument("assignment", choices=assignments)
-    p.add_argument("submissions", help="folder or .zip of submissions")
+    p.add_argument("submissions", nargs="?", default=None,
+                   help="folder or .zip of submissions: <student_id>/ folders, flat files, "
+                        "a Canvas or Moodle bulk download, or nbgrader's submitted/")
+    p.add_argument("--remove", nargs="+", metavar="STUDENT", default=None,
+                   help="undo: delete these students' grades of ASSIGNMENT (record, "
+                        "autograded notebook, feedback, gradebook submission)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
                    help="submissions graded at the same time (default: number of cores)")
     p.add_argument("--timeout", type=float, default=DEFAULT_LIMITS["timeout_seconds"],
@@ -131,6 +137,11 @@ def main(argv=None):
     try:
         if args.command == "generate":
             commands.generate(workdir, args.assignment, source_root=args.source)
+        elif args.command == "grade" and (args.remove is None) == (args.submissions is None):
+            raise ValueError("grade takes SUBMISSIONS (a folder or zip to grade) or "
+                             "--remove STUDENT ..., exactly one of them")
+        elif args.command == "grade" and args.remove:
+            commands.remove(workdir, args.assignment, args.remove)
         elif args.command == "grade" and (args.shard or args.records_only):
             if not (args.shard and args.records_only) or args.executor != "threads":
                 raise ValueError("--shard i/S and --records-only go together, with the "

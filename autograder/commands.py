@@ -22,13 +22,20 @@ from . import gradebook as gradebook_module
 from .assignments import module_of, parts_of
 from .exports import NOT_SUBMITTED, class_rows, moodle_feedback_zip, table, write_table
 from .feedback import autograded_notebook, find_mathjax, localize_feedback, write_feedback
-from .grading import Context, expected_key, grade_submission, grader_fingerprint, run_batch
+from .grading import (
+    WRONG_ASSIGNMENT,
+    Context,
+    expected_key,
+    grade_submission,
+    grader_fingerprint,
+    run_batch,
+)
 from .notebooks import helper_module_source, load_source, read_notebook
 from .record import PartResult
 from .report import BatchSummary, summary_table
 from .roster import read_roster
 from .sandbox import DEFAULT_LIMITS, hide_own_memory, resolve_mode
-from .submissions import Submission, collect, copy_notebook
+from .submissions import Submission, collect, copy_notebook, describe
 from .workdir import SOURCE_ROOT, Workdir, atomic_write, remove_stale_temporaries
 
 
@@ -123,9 +130,11 @@ def grade(workdir, assignment, submissions, jobs=2, sandbox="auto", limits=None,
         summary = _grade_batch(workdir, ctx, submissions, jobs=jobs, force=force,
                                progress=progress, on_record=on_record, executor=executor)
         kept = manual_overrides(workdir, assignment, ctx.source,
-                                {r.student: r for r in summary.records})
+                                {r.student: r for r in summary.records
+                                 if r.status != WRONG_ASSIGNMENT})
         late = _lateness(workdir, assignment, ctx.source, workdir.read_records(assignment))
     if out is not None:
+        print(summary.found, file=out)
         for warning in summary.warnings:
             print(f"note: {warning}", file=out)
         for student, total in kept.items():
@@ -138,6 +147,42 @@ def grade(workdir, assignment, submissions, jobs=2, sandbox="auto", limits=None,
         print(f"graded in {summary.seconds:.1f} s with {where}; records in "
               f"{workdir.results(assignment)}; gradebook {workdir.db_path}", file=out)
     return summary
+
+
+def remove(workdir, assignment, students, out=sys.stdout):
+    """Undo the grading of ``students`` for ``assignment`` (a mistaken batch): their record,
+    autograded notebook, feedback page and nbgrader gradebook submission are deleted; what
+    they handed in (``submitted/``) stays. Every id is checked before anything is deleted,
+    so an unknown one (a typo) removes nothing and names the ids that exist."""
+    from nbgrader.api import MissingEntry
+
+    workdir = _workdir(workdir)
+    with workdir.lock():
+        records = workdir.read_records(assignment)
+        with gradebook_module.open_gradebook(workdir) as gb:
+            try:
+                in_gradebook = {s.student_id for s in gb.assignment_submissions(assignment)}
+            except MissingEntry:
+                in_gradebook = set()
+            known = set(records) | in_gradebook
+            unknown = [s for s in students if s not in known]
+            if unknown:
+                shown = ", ".join(sorted(known)[:20]) or "none"
+                raise ValueError(f"no graded submission of {assignment} for "
+                               f"{', '.join(unknown)} in {workdir.root}; nothing was removed "
+                               f"(graded students: {shown}"
+                               f"{', ...' if len(known) > 20 else ''})")
+            for student in students:
+                if student in in_gradebook:
+                    gb.remove_submission(assignment, student)
+                for folder in (workdir.autograded(student, assignment),
+                               workdir.feedback(student, assignment)):
+                    shutil.rmtree(folder, ignore_errors=True)
+                workdir.record_path(assignment, student).unlink(missing_ok=True)
+                if out is not None:
+                    print(f"removed {student} from {assignment}: record, autograded "
+                          "notebook, feedback page and gradebook submission (the hand-in in "
+                          "submitted/ is kept)", file=out)
 
 
 def parse_shard(text):
@@ -179,7 +224,8 @@ def grade_shard(workdir, assignment, submissions, shard, jobs=2, sandbox="auto",
     with tempfile.TemporaryDirectory(prefix=f"autograder-shard-{shard[0]}-of-{shard[1]}-") \
             as tmp:
         ctx.tmp_root = tmp
-        found, warnings = collect(submissions, ctx.source.notebook_name, Path(tmp) / "unzipped")
+        found, warnings = collect(submissions, ctx.source.notebook_name, Path(tmp) / "unzipped",
+                                  assignment)
         summary.warnings.extend(warnings)
         existing = workdir.read_records(assignment)
         todo = []
@@ -220,8 +266,9 @@ def _grade_batch(workdir, ctx, submissions_path, jobs, force, progress, on_recor
     with tempfile.TemporaryDirectory(prefix="batch-", dir=scratch) as tmp:
         ctx.tmp_root = tmp
         submissions, warnings = collect(submissions_path, ctx.source.notebook_name,
-                                        Path(tmp) / "unzipped")
+                                        Path(tmp) / "unzipped", ctx.assignment)
         summary.warnings.extend(warnings)
+        summary.found = describe(submissions)
         existing = workdir.read_records(ctx.assignment)
         todo, keep = [], []
         for submission in submissions:
@@ -240,13 +287,18 @@ def _grade_batch(workdir, ctx, submissions_path, jobs, force, progress, on_recor
                 notebook = workdir.autograded(record.student, ctx.assignment) \
                     / f"{ctx.source.notebook_name}.ipynb"
                 submission = by_submission[record.student]
-                if submission.notebook is not None and not notebook.is_file():
+                if record.status == WRONG_ASSIGNMENT:
+                    pass  # refused: it never reaches the gradebook
+                elif submission.notebook is not None and not notebook.is_file():
                     _write(workdir, ctx, submission, record, gb)  # from a --records-only shard
                 else:
                     gradebook_module.sync_record(gb, record, ctx.source)
                 summary.records.append(record)
             for record in run_batch(ctx, todo, executor=executor, jobs=jobs):
-                _write(workdir, ctx, by_student[record.student], record, gb)
+                if record.status == WRONG_ASSIGNMENT:
+                    _refuse(workdir, record, existing.get(record.student), summary)
+                else:
+                    _write(workdir, ctx, by_student[record.student], record, gb)
                 summary.records.append(record)
                 summary.graded += 1
                 if on_record:
@@ -275,6 +327,18 @@ def _write(workdir, ctx, submission, record, gb):
         atomic_write(workdir.autograded(student, assignment) / name, graded)
     atomic_write(workdir.record_path(assignment, student), record.to_json())
     gradebook_module.sync_record(gb, record, ctx.source, regraded=True)
+
+
+def _refuse(workdir, record, previous, summary):
+    """A notebook of another assignment: nothing goes to the gradebook or the notebooks.
+    Its record is kept (the export and the report show the status and the reason) unless
+    the student already has a grade from a right notebook, which then stays as it was."""
+    if previous is not None and previous.status != WRONG_ASSIGNMENT:
+        summary.warnings.append(f"{record.student}: the new notebook is of another "
+                                f"assignment and was refused; the previous grade "
+                                f"({previous.total:g}) is kept")
+        return
+    atomic_write(workdir.record_path(record.assignment, record.student), record.to_json())
 
 
 def _progress(total, enabled, initial=0, unit="submission", desc="grading"):

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
-from .notebooks import called_names, notebook_digest, read_notebook, solution_cells
+from .notebooks import called_names, nbgrader_meta, notebook_digest, read_notebook, solution_cells
 from .record import PartResult, Record
 from .sandbox import run_job, write_job
 from .scoring import group_frames, score_part
@@ -152,6 +152,23 @@ SUBMISSION_FIELDS = ("display_name", "lms_id", "late", "submitted_at", "original
                      "layout")
 
 
+WRONG_ASSIGNMENT = "wrong assignment"
+
+
+def other_assignment(ctx, nb):
+    """Why ``nb`` is another assignment's notebook ("" when it is not): it has nbgrader
+    cells, and none of their grade_ids is one of this assignment's. Such a notebook is
+    refused rather than graded 0, so that a wrong upload never becomes a grade."""
+    ids = {nbgrader_meta(cell).get("grade_id") for cell in nb.cells} - {None, ""}
+    ours = set(ctx.part_names) | set(ctx.source.test_cells.values())
+    if not ids or ids & ours:
+        return ""
+    shown = ", ".join(sorted(str(i) for i in ids)[:4])
+    return (f"this notebook is not {ctx.assignment}: its graded cells ({shown}) are none of "
+            f"this assignment's ({', '.join(ctx.part_names[:4])}); refused, nothing written "
+            "to the gradebook (was the wrong file handed in?)")
+
+
 def grade_submission(ctx, submission):
     """The Record of one submission. Never raises."""
     started = time.monotonic()
@@ -174,7 +191,12 @@ def grade_submission(ctx, submission):
                 record.status = "unreadable"
                 parts = _empty_parts(ctx, str(exc))
             else:
-                parts = _grade_notebook(ctx, nb, record)
+                refused = other_assignment(ctx, nb)
+                if refused:
+                    record.status = WRONG_ASSIGNMENT
+                    parts = _empty_parts(ctx, refused)
+                else:
+                    parts = _grade_notebook(ctx, nb, record)
     except Exception:  # a bug of the grader: say so, the batch goes on
         record.status = "grader error"
         record.key = record.key or record_key(ctx, "error")

@@ -54,7 +54,7 @@ class Record:
     assignment: str
     max: float = 0.0
     parts: list = field(default_factory=list)          # PartResult, in the parts' order
-    status: str = "graded"     # graded, no notebook, unreadable, grader error
+    status: str = "graded"     # graded, no notebook, unreadable, wrong assignment, grader error
     key: str = ""              # grader fingerprint, sandbox mode, source and notebook digests
     grader: str = ""           # the grader fingerprint
     notes: list = field(default_factory=list)

@@ -12,6 +12,7 @@ class BatchSummary:
     graded: int = 0
     reused: int = 0
     warnings: list = field(default_factory=list)
+    found: str = ""              # what the submissions were (submissions.describe)
     mode: str = "bwrap"
     seconds: float = 0.0
 
@@ -20,7 +21,10 @@ def summary_table(summary, ctx):
     """The table printed at the end of `grade`."""
     names = [p.name for p in ctx.parts]
     lines = []
-    width = max([7] + [len(r.student) for r in summary.records])
+    # an LMS id (a Canvas user id) says little to a person: the LMS's name goes beside it
+    label = {r.student: f"{r.student} ({r.display_name})" if r.display_name else r.student
+             for r in summary.records}
+    width = max([7] + [len(text) for text in label.values()])
     lines.append(f"{'student':<{width}}  {'points':>7}  {'max':>5}  result")
     lines.append("-" * (width + 40))
     for record in summary.records:
@@ -30,7 +34,7 @@ def summary_table(summary, ctx):
             status = f"[{record.status}] " + status
         if len(status) > 90:
             status = status[:87] + "..."
-        lines.append(f"{record.student:<{width}}  {record.total:>7.2f}  "
+        lines.append(f"{label[record.student]:<{width}}  {record.total:>7.2f}  "
                      f"{record.max:>5.0f}  {status}")
     lines.append("-" * (width + 40))
     lines.append(f"{len(summary.records)} submissions: {summary.graded} graded now, "

@@ -370,8 +370,12 @@ def test_lms_zip(generated, tmp_path):
         zf.writestr("export/ada/notes.txt", "ignored")
         zf.writestr("export/ben/work/rnn_bptt.ipynb", released)
         zf.writestr("export/cy_12345_rnn_bptt.ipynb", correct)
+    unsafe = tmp_path / "unsafe.zip"
+    with zipfile.ZipFile(unsafe, "w") as zf:
+        zf.writestr("export/ada/Assignment 1.ipynb", correct)
         zf.writestr("export/../../escape.ipynb", correct)
-        zf.writestr("/abs.ipynb", correct)
+    with pytest.raises(ValueError, match="outside its folder"):
+        grade(workdir, "rnn_bptt", unsafe)
     assert folder
     summary, _ = grade(workdir, "rnn_bptt", archive)
     records = workdir.read_records("rnn_bptt")

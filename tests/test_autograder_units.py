@@ -206,15 +206,21 @@ def test_zip_extraction_refuses_traversal_and_links(tmp_path):
     archive = tmp_path / "a.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("top/alice/hw.ipynb", "{}")
-        zf.writestr("top/../../evil.ipynb", "{}")
-        zf.writestr("/etc/evil.ipynb", "{}")
         link = zipfile.ZipInfo("top/bob/link.ipynb")
         link.external_attr = (0o120777 << 16)
         zf.writestr(link, "/etc/passwd")
         zf.writestr("top/bob/data.bin", b"\0" * 10)
     target = safe_extract(archive, tmp_path / "out")
     found = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
-    assert found == ["top/alice/hw.ipynb"]
+    assert found == ["top/alice/hw.ipynb", "top/bob/data.bin"]
+    assert (target / "top/bob/data.bin").stat().st_size == 0  # seen, not extracted
+    for evil in ("top/../../evil.ipynb", "/etc/evil.ipynb"):
+        bad = tmp_path / "bad.zip"
+        with zipfile.ZipFile(bad, "w") as zf:
+            zf.writestr("top/alice/hw.ipynb", "{}")
+            zf.writestr(evil, "{}")
+        with pytest.raises(ValueError, match="outside its folder"):
+            safe_extract(bad, tmp_path / "out2")
     assert not (tmp_path / "evil.ipynb").exists()
 
 
@@ -235,7 +241,9 @@ def test_collect_layouts(tmp_path):
     by_id = {s.student: s for s in found}
     assert set(by_id) == {"alice", "bob", "carl", "dee"}
     assert by_id["alice"].notebook.name == "x.ipynb"
-    assert "several notebooks" in by_id["bob"].problem
+    assert by_id["bob"].notebook.name == "b.ipynb"  # the latest by name, and it says so
+    assert any("bob: 2 notebooks; graded bob/b.ipynb (the latest by name)" in w
+               for w in warnings)
     assert by_id["carl"].notebook.name == "rnn_bptt.ipynb"
     assert any("notes.txt" in w for w in warnings)
     assert normalize_id("Jane Doe/../x") == "Jane_Doe_.._x"
