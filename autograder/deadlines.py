@@ -192,6 +192,7 @@ class Lateness:
     seconds_late: float          # 0 when on time or unknown
     penalty: float
     rule: str
+    flagged: bool = False        # the LMS marked it late (Canvas's _LATE_ marker)
 
     @property
     def known(self):
@@ -209,7 +210,9 @@ class Lateness:
         extra = (f", with an extension of {describe_delay(self.extension.total_seconds())}"
                  if self.extension else "")
         if not self.known:
-            return f"Due {due}{extra}; the submission time is unknown, so no late penalty."
+            flag = " (the LMS marked it late but gave no time)" if self.flagged else ""
+            return (f"Due {due}{extra}; the submission time is unknown{flag}, so no late "
+                    "penalty.")
         if self.seconds_late <= 0:
             return f"Submitted on time (due {due}{extra})."
         return (f"Submitted {describe_delay(self.seconds_late)} after the due date "
@@ -217,12 +220,13 @@ class Lateness:
                 f"({describe_rule(self.rule)}).")
 
 
-def lateness(deadline, student, submitted_at, score):
+def lateness(deadline, student, submitted_at, score, flagged=False):
     due = deadline.due_for(student)
     moment = parse_time(submitted_at)
     late = max(0.0, (moment - due).total_seconds()) if moment is not None else 0.0
     return Lateness(submitted_at or "", due, deadline.extensions.get(student, timedelta(0)),
-                    late, penalty_points(deadline.penalty, score, late), deadline.penalty)
+                    late, penalty_points(deadline.penalty, score, late), deadline.penalty,
+                    flagged)
 
 
 def apply(workdir, assignment, source, records, names, deadline=None):
@@ -234,9 +238,13 @@ def apply(workdir, assignment, source, records, names, deadline=None):
         return {}
     points = gradebook_module.gradebook_rows(workdir, assignment, source)
     rows = class_rows(points, records, None, names, source.bonus, source.max_points)
-    found = {r.student: lateness(deadline, r.student, getattr(records.get(r.student),
-                                                              "submitted_at", ""), r.total)
-             for r in rows if r.student in points}
+    found = {}
+    for row in rows:
+        if row.student in points:
+            record = records.get(row.student)
+            found[row.student] = lateness(deadline, row.student,
+                                          getattr(record, "submitted_at", ""), row.total,
+                                          getattr(record, "late", False))
     gradebook_module.write_lateness(
         workdir, assignment, source.notebook_name, _naive(deadline.due),
         {s: (_naive(parse_time(v.submitted_at)), v.extension or None, v.penalty)

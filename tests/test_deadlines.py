@@ -86,6 +86,9 @@ def test_lateness_sentence_says_how_late_and_the_extension():
     assert "extension of 2 d" in on_time.sentence()
     unknown = deadlines.lateness(rule, "dee", "", 80)
     assert unknown.penalty == 0 and unknown.delay_text() == "unknown"
+    assert "LMS" not in unknown.sentence()
+    flagged = deadlines.lateness(rule, "dee", "", 80, flagged=True)
+    assert "time is unknown (the LMS marked it late but gave no time)" in flagged.sentence()
 
 
 @pytest.mark.parametrize("text, message", [
