@@ -317,7 +317,7 @@ def _write(workdir, ctx, submission, record, gb):
     student, assignment = record.student, ctx.assignment
     name = f"{ctx.source.notebook_name}.ipynb"
     if submission.notebook is not None:
-        record.submitted_at = record.submitted_at or file_time(submission.notebook, ctx.tmp_root)
+        record.submitted_at = record.submitted_at or file_time(submission, ctx.tmp_root)
         copy_notebook(submission.notebook, workdir.submitted(student, assignment) / name)
         try:
             nb = read_notebook(submission.notebook)
@@ -517,11 +517,16 @@ def _print_lateness(late, out):
             print(f"note: {student}: {found.sentence()}", file=out)
 
 
-def file_time(notebook, scratch):
-    """The notebook file's modification time (ISO, UTC) as its submission time, when no
-    better source gave one; not for files this run unpacked (their time is now)."""
-    path = Path(notebook)
-    if scratch is not None and path.resolve().is_relative_to(Path(scratch).resolve()):
+FILE_TIME_LAYOUTS = ("folders", "flat", "")
+
+
+def file_time(submission, scratch):
+    """The notebook file's modification time (ISO, UTC) as the submission time, when no
+    better source gave one: only in the instructor's own folders (an LMS download's or an
+    unpacked zip's file times say when it was downloaded or unpacked, not handed in)."""
+    path = Path(submission.notebook)
+    if submission.layout not in FILE_TIME_LAYOUTS or (
+            scratch is not None and path.resolve().is_relative_to(Path(scratch).resolve())):
         return ""
     return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc) \
         .isoformat(timespec="seconds")
