@@ -309,3 +309,35 @@ def test_a_resubmission_is_judged_by_its_own_time(graded_class, tmp_path):
     with open_gradebook(workdir) as gb:
         notebook = gb.find_submission_notebook("rnn_bptt", "rnn_bptt", "ben")
         assert notebook.late_submission_penalty == 40
+
+
+def test_nbgrader_timestamps_and_a_canvas_late_flag(graded_class, tmp_path):
+    """The nbgrader layout's timestamp.txt is the submission time (file times are not read
+    there); a Canvas download has no time, only its _LATE flag, which the page states."""
+    workdir, tmp, _, _ = graded_class
+    workdir = copy_workdir(workdir, tmp_path / "grading")
+    exchange = tmp_path / "submitted"
+    for student, stamp in (("eve", "2026-03-02 01:12:00.000000 UTC"), ("fay", "")):
+        folder = exchange / student / "rnn_bptt"
+        folder.mkdir(parents=True)
+        shutil.copy(tmp / "made" / "correct" / "submission.ipynb", folder / "rnn_bptt.ipynb")
+        if stamp:
+            (folder / "timestamp.txt").write_text(stamp, encoding="utf-8")
+    summary, printed = grade(workdir, "rnn_bptt", exchange)
+    assert "note: eve: Submitted 2 h 13 min after the due date" in printed
+    assert "note: fay: Due 2026-03-01 22:59 UTC; the submission time is unknown" in printed
+    canvas = tmp_path / "canvas"
+    canvas.mkdir()
+    shutil.copy(tmp / "made" / "correct" / "submission.ipynb",
+                canvas / "grangergus_LATE_777_888_rnn_bptt.ipynb")
+    grade(workdir, "rnn_bptt", canvas)
+    target = tmp_path / "g.csv"
+    assert cli(workdir, "export", "rnn_bptt", "--csv", str(target)).returncode == 0
+    got = {r[0]: dict(zip(_read(target)[0], r)) for r in _read(target)[1:]}
+    assert (got["eve"]["penalty"], got["eve"]["total"], got["eve"]["late_by"]) == \
+        ("10", "90", "2 h 13 min")
+    assert (got["fay"]["total"], got["fay"]["late_by"]) == ("100", "unknown")
+    assert (got["777"]["total"], got["777"]["late_by"]) == ("100", "unknown")
+    commands.feedback(workdir, "rnn_bptt", progress=False, out=None)
+    page = (workdir.feedback("777", "rnn_bptt") / "rnn_bptt.html").read_text(encoding="utf-8")
+    assert "the LMS marked it late but gave no time" in page
