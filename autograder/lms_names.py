@@ -28,7 +28,9 @@ import re
 from dataclasses import dataclass
 from datetime import timezone
 
-CANVAS = re.compile(r"^(?P<name>[^_]+?)(?P<late>_LATE)?_(?P<user>\d+)_(?P<sub>\d+)_(?P<file>.+)$")
+# the late marker is matched in either case: scripts that parse these names disagree on it
+CANVAS = re.compile(r"^(?P<name>[^_]+?)(?P<late>_(?:LATE|late))?_(?P<user>\d+)_(?P<sub>\d+)_"
+                    r"(?P<file>.+)$")
 MOODLE_FILE = re.compile(r"^(?P<name>.+)_(?P<pid>\d+)_assignsubmission_(?P<plugin>[a-z]+)_"
                          r"(?P<file>.+)$")
 MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<pid>\d+)_assignsubmission_(?P<plugin>[a-z]+)_?$")

@@ -16,7 +16,7 @@ import numpy as np
 
 from .harness import ALLOWED_DTYPES
 from .record import PartResult
-from .spec import compare
+from .spec import compare_all
 
 MAX_ELEMENTS = 1_000_000
 MAX_TEXT = 1500
@@ -121,14 +121,10 @@ def score_part(part, points, part_frames, references, bonus=False, memory_mb=Non
             except ValueError as exc:
                 case_messages[case] = str(exc)
                 continue
-            problems = []
-            for name in part.checked:
-                problem = compare(name, arrays[name], references[(part.name, case)][name],
-                                  name in part.time_axis)
-                if problem:
-                    problems.append(problem)
-            if problems:
-                case_messages[case] = "; ".join(problems)
+            problem = compare_all([(name, arrays[name], references[(part.name, case)][name])
+                                   for name in part.checked])
+            if problem:
+                case_messages[case] = problem
             else:
                 passed_cases.add(case)
         elif kind == "done":

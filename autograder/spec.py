@@ -13,6 +13,7 @@ the feedback, the values never are).
 (``compare``) and for the students' self-checks (``autograder.check``) alike.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -191,6 +192,8 @@ def _index_hint(got, expected):
                  if relative_error(np.take(got, k, axis), np.take(expected, k, axis))
                  >= RELATIVE_TOLERANCE]
         if 0 < len(wrong) < got.shape[axis]:
+            if len(wrong) == 1:
+                return f"only {label[:-1]} {wrong[0]} is wrong"
             return f"only {label} {_steps(wrong)} are wrong"
     return ""
 
@@ -207,7 +210,8 @@ def localise(got, expected, time_axis=False, gates=0):
     if not hints and not time_axis and not gates:
         hints = [h for h in (_index_hint(got, expected),) if h]
     # a special value as a whole makes the per-step hint redundant when it repeats it
-    if len(hints) > 1 and hints[0] and all(h.startswith("every") for h in hints[1:]):
+    if len(hints) > 1 and hints[0] and all(h.startswith("every") or (
+            h.startswith("wrong in gate blocks") and "right" not in h) for h in hints[1:]):
         hints = hints[:1]
     return "; ".join(hints)
 
@@ -266,6 +270,53 @@ def compare(name, got, expected, time_axis=False):
     message = f"{name} is wrong (relative error {error:.2g}, needs < {RELATIVE_TOLERANCE:g})"
     where = localise(got, expected, time_axis, gates)
     return message + (": " + where if where else "")
+
+
+_BARE = re.compile(r"is wrong \(relative error [^)]*\)$")
+_PLACED = re.compile(r"^(\w+) is wrong \(relative error [^)]*\): (.*)$")
+
+
+def _at(names, where, problems):
+    """One term, or several terms wrong in the same place, as one clause."""
+    if len(names) == 1:
+        return dict(problems)[names[0]]
+    return f"{', '.join(names)} are wrong, all in the same place: {where}"
+
+
+def compare_all(terms):
+    """None when every ``(name, got, expected)`` matches, else one reason for them all.
+
+    Every wrong term whose reason names a mistake or a place is given, in order (terms wrong
+    in the same place, say dWx, dWh and db in gate block g, in one clause); terms that are
+    only "wrong" are listed by name after the first of them, so the reader learns which
+    outputs are wrong even when none says more; the terms that are right are said last,
+    because which outputs are right is itself a place ("c is right, h is wrong"). The grader's
+    reason for a case and a self-check's message are both this one sentence.
+    """
+    problems = [(name, compare(name, got, expected, getattr(expected, "time_axis", False)))
+                for name, got, expected in terms]
+    wrong = [(name, problem) for name, problem in problems if problem]
+    if not wrong:
+        return None
+    said, places = [], {}
+    for name, problem in wrong:
+        found = _PLACED.match(problem)
+        if found and found.group(1) == name:
+            places.setdefault(found.group(2), []).append(name)
+            if len(places[found.group(2)]) == 1:
+                said.append(found.group(2))
+        elif not _BARE.search(problem):
+            said.append(problem)
+    said = [_at(places[item], item, problems) if item in places else item for item in said]
+    bare = [name for name, problem in wrong if _BARE.search(problem)]
+    if not said:
+        said = [dict(wrong)[bare.pop(0)]]
+    if bare:
+        said.append(f"{', '.join(bare)} {'is' if len(bare) == 1 else 'are'} wrong too")
+    right = [name for name, problem in problems if not problem]
+    if right:
+        said.append(f"{', '.join(right)} {'is' if len(right) == 1 else 'are'} right")
+    return "; ".join(said)
 
 
 # ----------------------------------------------------------------------------- parts

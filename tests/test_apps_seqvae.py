@@ -93,6 +93,10 @@ def test_bad_arguments_are_named():
         S.SequenceVAE(8).encode(torch.zeros(2, 5, 3))
     with pytest.raises(ValueError, match="n_motifs"):
         S.motif_bank(n_motifs=1)
+    with pytest.raises(ValueError, match="given"):
+        S.SequenceVAE(8, given=-1)
+    with pytest.raises(ValueError, match="first: expected shape"):
+        S.SequenceVAE(8, given=2).decode(torch.zeros(3, 8), torch.zeros(3, 1, 8), 5)
 
 
 def test_postures_have_the_asked_norm_and_standardise_uses_train_statistics():
@@ -106,3 +110,21 @@ def test_postures_have_the_asked_norm_and_standardise_uses_train_statistics():
     np.testing.assert_allclose(flat.std(0), 1, atol=1e-4)
     mean, std = x_train.reshape(-1, 8).mean(0), x_train.reshape(-1, 8).std(0)
     np.testing.assert_allclose(z_test, (x_test - mean) / (std + 1e-8), atol=1e-5)
+
+
+def test_latent_is_the_mean_over_the_encoder_states_and_the_decoder_sees_the_first_pose():
+    torch.manual_seed(0)
+    model = S.SequenceVAE(8, hidden=16, latent=3, given=1).double().eval()
+    x = torch.randn(4, 10, 8, dtype=torch.float64)
+    states, _ = model.encoder(x)
+    expected = model.to_stats(states.mean(1)).chunk(2, dim=1)[0]
+    torch.testing.assert_close(model.encode(x)[0], expected)
+    recon, mu, _ = model(x)
+    assert recon.shape == x.shape
+    # the reconstruction depends on the first pose given to the decoder, for the same z
+    other = x[:, :1] + 1.0
+    assert not torch.allclose(model.decode(mu, other, 10), recon)
+    torch.testing.assert_close(model.decode(mu, x[:, :1], 10), recon)
+    # given=0: the decoder unrolls from z alone
+    plain = S.SequenceVAE(8, hidden=16, latent=3, given=0)
+    assert plain(x.float())[0].shape == x.shape

@@ -18,11 +18,13 @@ This package imports numpy, rnnlib and ``autograder.spec`` only: never the sandb
 gradebook or nbgrader. The checks exist for learning; grades are computed by the
 autograder in a separate process, on hidden inputs, and never call them. One description
 per graded function lives in ``rnn.py`` (Assignment 1) and ``lstm.py`` (Assignment 2); the
-machinery they share is ``core.py``.
+machinery they share is ``core.py``. ``before_you_submit`` (``submit.py``) runs every graded cell
+on its own, as the grader does, and says what the grader will see.
 """
 
 from . import lstm, rnn
 from .core import FD_STEP, GRAD_TOL, TOL, as_check, relative_difference
+from .submit import before_you_submit
 
 DESCRIPTIONS = {d.name: d for d in rnn.DESCRIPTIONS + lstm.DESCRIPTIONS}
 
@@ -50,6 +52,7 @@ __all__ = [
     "check_lstm_backward",
     "check_lstm_step_forward_peephole",
     "check_lstm_step_backward_peephole",
+    "before_you_submit",
     "relative_difference",
     "TOL", "GRAD_TOL", "FD_STEP", "DESCRIPTIONS",
 ]

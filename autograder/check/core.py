@@ -24,7 +24,7 @@ import numpy as np
 
 import rnnlib
 
-from ..spec import RELATIVE_TOLERANCE, compare, expected_value, relative_error
+from ..spec import RELATIVE_TOLERANCE, compare_all, expected_value, relative_error
 from . import isolation
 
 #: Largest error accepted between a student's term and the reference (spec's measure).
@@ -158,6 +158,22 @@ def as_array(fn_name, term, value):
     return array
 
 
+def _expected(expected, mistakes=(), transposed=None, time_axis=False, gates=0):
+    """The reference of one term as the grader's ``Expected``: its layout and named
+    mistakes, so that ``compare`` reads a wrong value as the grader does."""
+    return expected_value(expected, time_axis=time_axis, gates=gates,
+                          transposed=transposed or "", mistakes=lambda: mistakes)
+
+
+def _judge(fn_name, terms):
+    """Fail with the grader's reason (``compare_all``) unless every ``(name, got, Expected)``
+    matches; else return the largest error."""
+    problem = compare_all(terms)
+    if problem:
+        fail(fn_name, problem)
+    return max(relative_error(got, np.asarray(expected)) for _, got, expected in terms)
+
+
 def check_term(fn_name, term, got, expected, mistakes=(), transposed=None, time_axis=False,
                gates=0):
     """Compare one returned term with the reference with the grader's ``compare``, which
@@ -168,29 +184,25 @@ def check_term(fn_name, term, got, expected, mistakes=(), transposed=None, time_
     transpose of the reference. time_axis / gates: the term's layout, as the grader has it.
     Returns the error of a passing term.
     """
-    got = as_array(fn_name, term, got)
-    reference = expected_value(expected, time_axis=time_axis, gates=gates,
-                               transposed=transposed or "", mistakes=lambda: mistakes)
-    problem = compare(term, got, reference)
-    if problem:
-        fail(fn_name, problem)
-    return relative_error(got, np.asarray(reference))
+    return _judge(fn_name, [(term, as_array(fn_name, term, got),
+                             _expected(expected, mistakes, transposed, time_axis, gates))])
 
 
 def check_terms(fn_name, got, expected, names, mistakes=None, transposed=None, layout=None):
-    """Check every term of a returned tuple in order; also catch terms returned out of order."""
+    """Check every term of a returned tuple together, as the grader does (all wrong terms,
+    then the right ones, in one sentence); also catch terms returned out of order."""
     mistakes = mistakes or {}
     transposed = transposed or {}
     layout = layout or {}
     order = "(" + ", ".join(names) + ")"
-    worst = 0.0
+    terms = []
     for k, name in enumerate(names):
         swapped = [(expected[j], f"it equals the reference {other}: return {order} in this order")
                    for j, other in enumerate(names) if j != k]
-        term_mistakes = list(mistakes.get(name, [])) + swapped
-        worst = max(worst, check_term(fn_name, name, got[k], expected[k], term_mistakes,
-                                      transposed.get(name), **layout.get(name, {})))
-    return worst
+        terms.append((name, as_array(fn_name, name, got[k]),
+                      _expected(expected[k], list(mistakes.get(name, [])) + swapped,
+                                transposed.get(name), **layout.get(name, {}))))
+    return _judge(fn_name, terms)
 
 
 def gradient_check(fn_name, loss, inputs, analytic):
@@ -262,10 +274,10 @@ class Forward:
             values = dict(zip(self.returns, got))
             expected = dict(zip(self.returns, self.reference(*args)))
             mistakes = self.mistakes(case)
-            for term in self.terms:
-                worst = max(worst, check_term(self.name, term, values[term], expected[term],
-                                              mistakes.get(term, ()),
-                                              **self.layout.get(term, {})))
+            worst = max(worst, _judge(self.name, [
+                (term, as_array(self.name, term, values[term]),
+                 _expected(expected[term], mistakes.get(term, ()), **self.layout.get(term, {})))
+                for term in self.terms]))
         extra = self.finish(fn, where) if self.finish is not None else ""
         if where == WHERE:  # a graded cell (not, say, functions pasted from Assignment 1)
             require_isolated(self.name, fn)

@@ -71,23 +71,31 @@ def _lstm_seq_cases():
 # ----------------------------------------------------------------------------- mistake models
 def _lstm_step_variant(x, h_prev, c_prev, Wx, Wh, b, order=GATES, peephole=None,
                        tanh_of_c=True, keep_c_prev=True, g_sigmoid=False,
-                       output_peeks_at_c_prev=False):
+                       output_peeks_at_c_prev=False, bias=True, o_tanh=False,
+                       h_from_c_prev=False, roles=("f", "i", "g"), no_peephole=None):
     """One LSTM step with switches for the usual mistakes; defaults give the right answer.
 
     order: which gate each column block holds, as the student's code reads them.
+    roles: the gates (A, B, C) of the cell update c = A * c_prev + B * C.
+    no_peephole: the index (0 i, 1 f, 2 o) of a peephole term left out.
     Returns (h, c, values) where values holds the gates and cell state for the backward.
     """
     H = h_prev.shape[1]
-    a = x @ Wx + h_prev @ Wh + b
+    a = x @ Wx + h_prev @ Wh + (b if bias else 0.0)
     blocks = {gate: a[:, k * H:(k + 1) * H] for k, gate in enumerate(order)}
     p_i, p_f, p_o = peephole if peephole is not None else (0.0, 0.0, 0.0)
-    i = sigmoid(blocks["i"] + p_i * c_prev)
-    f = sigmoid(blocks["f"] + p_f * c_prev)
-    g = sigmoid(blocks["g"]) if g_sigmoid else np.tanh(blocks["g"])
-    c = (f * c_prev if keep_c_prev else 0.0) + i * g
-    o = sigmoid(blocks["o"] + p_o * (c_prev if output_peeks_at_c_prev else c))
-    h = o * (np.tanh(c) if tanh_of_c else c)
-    return h, c, dict(i=i, f=f, g=g, o=o, c=c, tanh_c=np.tanh(c))
+    if no_peephole is not None:
+        p_i, p_f, p_o = [0.0 if k == no_peephole else p for k, p in enumerate((p_i, p_f, p_o))]
+    gate = dict(i=sigmoid(blocks["i"] + p_i * c_prev), f=sigmoid(blocks["f"] + p_f * c_prev),
+                g=sigmoid(blocks["g"]) if g_sigmoid else np.tanh(blocks["g"]))
+    c_in = blocks["o"] + p_o * c_prev
+    gate["o"] = np.tanh(c_in) if o_tanh else sigmoid(c_in)  # only read through ``roles``
+    A, B, C = (gate[r] for r in roles)
+    c = (A * c_prev if keep_c_prev else 0.0) + B * C
+    o_in = blocks["o"] + p_o * (c_prev if output_peeks_at_c_prev else c)
+    o = np.tanh(o_in) if o_tanh else sigmoid(o_in)
+    h = o * ((np.tanh(c_prev) if h_from_c_prev else np.tanh(c)) if tanh_of_c else c)
+    return h, c, dict(i=gate["i"], f=gate["f"], g=gate["g"], o=o, c=c, tanh_c=np.tanh(c))
 
 
 def _lstm_step_backward_variant(x, h_prev, c_prev, Wx, Wh, b, dh, dc, peephole=None,
@@ -182,6 +190,19 @@ def _lstm_step_forward_mistakes(case, peephole=None):
     add("h = o * tanh(c): the tanh of the cell state is missing", tanh_of_c=False)
     add("c = f * c_prev + i * g: the f * c_prev term is missing", keep_c_prev=False)
     add("the candidate g uses tanh, not the sigmoid", g_sigmoid=True)
+    add("the output gate o uses the sigmoid, not tanh (i, f and o are sigmoids, g is tanh)",
+        o_tanh=True)
+    add("the bias b is not added: a = x @ Wx + h_prev @ Wh + b", bias=False)
+    add("h uses tanh(c_prev); it needs this step's new cell state: h = o * tanh(c)",
+        h_from_c_prev=True)
+    for roles in itertools.product(GATES, repeat=3):
+        if roles != ("f", "i", "g"):
+            add(f"the cell update uses the wrong gates: c = {roles[0]} * c_prev + {roles[1]} "
+                f"* {roles[2]}; it is c = f * c_prev + i * g", roles=roles)
+    if peephole is not None:
+        for k, gate_name in enumerate(("i", "f", "o")):
+            add(f"the peephole term of gate {gate_name} is missing: its pre-activation gets "
+                f"p_{gate_name} * {'c' if gate_name == 'o' else 'c_prev'}", no_peephole=k)
     return h_mistakes, c_mistakes
 
 
@@ -201,6 +222,10 @@ def _lstm_step_backward_mistakes(case, dh, dc, names, peephole=None):
         forget_factor=False)
     for order in _wrong_orders():
         add(_gate_order_message(order) + " when stacking the gate gradients da", order=order)
+    plain = dict(zip(names, _lstm_step_backward_variant(*args, dh, dc, peephole=peephole)))
+    variants.append((tuple(plain[n] for n in names[:5]) + (plain["db"] / len(dh),)
+                     + tuple(plain[n] for n in names[6:]),
+                     "db is averaged over the batch; it must be summed: db = da.sum(axis=0)"))
     if peephole is not None:
         add("the output gate's peephole sends gradient into c: add da_o * p_o to the "
             "cell-state gradient before using it", peephole_into_dc=False)
@@ -334,4 +359,6 @@ LSTM_STEP_BACKWARD_PEEPHOLE = Backward(
 
 DESCRIPTIONS = (LSTM_STEP_FORWARD, LSTM_STEP_BACKWARD, LSTM_FORWARD, LSTM_BACKWARD,
                 LSTM_STEP_FORWARD_PEEPHOLE, LSTM_STEP_BACKWARD_PEEPHOLE)
+#: The bonus part (the source notebook gives these extra credit; a test keeps the two equal).
+EXTRA_CREDIT = (LSTM_STEP_FORWARD_PEEPHOLE.name, LSTM_STEP_BACKWARD_PEEPHOLE.name)
 isolation.register([d.name for d in DESCRIPTIONS], SETUP)

@@ -9,8 +9,9 @@ import numpy as np
 import rnnlib
 from rnnlib import sigmoid
 
+from ..spec import relative_error
 from . import isolation
-from .core import Backward, Forward, call, check_term, fail, gradient_check, grid, unpack
+from .core import TOL, Backward, Forward, call, fail, gradient_check, grid, unpack
 
 #: The grader's setup for this assignment: the source notebook's ``setup_imports`` cell.
 SETUP = "import numpy as np\n"
@@ -102,6 +103,8 @@ def _rnn_step_forward_mistakes(case):
         (np.tanh(x @ Wx + h_prev @ Wh.T + b),
          "Wh is applied transposed: use h_prev @ Wh (row vectors, a = x @ Wx + h_prev @ Wh + b)"),
         (np.tanh(x @ Wx + h_prev @ Wh), "the bias b is not added"),
+        (np.tanh(x @ Wx + h_prev @ Wh) + b, "the bias b is added after the tanh; it belongs "
+                                            "inside: h = tanh(x @ Wx + h_prev @ Wh + b)"),
         (np.tanh(x @ Wx + b), "h_prev is ignored: add h_prev @ Wh"),
         (np.tanh(h_prev @ Wh + b), "the input x is ignored: add x @ Wx"),
         (a, "the tanh is missing: h = tanh(a)"),
@@ -118,10 +121,13 @@ def _rnn_step_backward_mistakes(case, upstream):
     da = dh * (1 - h_ref ** 2)
     no_derivative = _rnn_step_backward_terms(x, h_prev, Wx, Wh, dh)
     derivative_of_a = _rnn_step_backward_terms(x, h_prev, Wx, Wh, dh * (1 - a ** 2))
+    tanh_twice = _rnn_step_backward_terms(x, h_prev, Wx, Wh, dh * (1 - np.tanh(h_ref) ** 2))
     mistakes = {name: [(no_derivative[k], "the tanh derivative is missing: "
                                           "da = dh * (1 - h**2) where h = tanh(a)"),
                        (derivative_of_a[k], "the tanh derivative is taken at a: it is "
-                                            "1 - h**2 with h = tanh(a), not 1 - a**2")]
+                                            "1 - h**2 with h = tanh(a), not 1 - a**2"),
+                       (tanh_twice[k], "the tanh is applied twice in the derivative: the "
+                                       "cache's h is already tanh(a), so da = dh * (1 - h**2)")]
                 for k, name in enumerate(names)}
     mistakes["dh_prev"].append((da @ Wh, "dh_prev uses Wh; it needs the transpose: "
                                          "dh_prev = da @ Wh.T"))
@@ -204,21 +210,27 @@ def _softmax_scalar_loss(got):
                                       f"shape {np.shape(loss)}")
 
 
+#: Said (in the OK line, not as a failure) of a softmax that overflows for large scores: the
+#: grader's hidden cases have moderate scores, so failing here would disagree with the grade.
+OVERFLOW_WARNING = ("WARNING: it overflows for scores around 800 (NaN, inf or wrong values "
+                    "there): subtract each row's largest score before np.exp. The grader's "
+                    "hidden cases use moderate scores, so this costs no points, but the scores "
+                    "of a trained model can grow that large")
+
+
 def _softmax_stability_and_gradient(temporal_softmax_loss, where):
-    """Large scores (a softmax that does not subtract the max overflows), then a gradient
-    check of dx."""
+    """Large scores (a softmax that does not subtract the max overflows: warned about, not
+    failed), then a gradient check of dx."""
     name = "temporal_softmax_loss"
     case = _softmax_cases()[1]
     big = case["x"] * 50 + 800.0
     with np.errstate(all="ignore"):
         loss, dx = unpack(name, call(name, temporal_softmax_loss, big, case["y"], case["mask"],
                                      where=where), ("loss", "dx"))
-    if not (np.all(np.isfinite(loss)) and np.all(np.isfinite(dx))):
-        fail(name, "the softmax overflows for large scores (NaN or inf): subtract each "
-                   "row's largest score before np.exp")
     expected_loss, expected_dx = rnnlib.temporal_softmax_loss(big, case["y"], case["mask"])
-    check_term(name, "loss (scores around 800)", loss, expected_loss)
-    check_term(name, "dx (scores around 800)", dx, expected_dx)
+    stable = all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) and
+                 relative_error(np.asarray(v, dtype=np.float64), e) < TOL
+                 for v, e in ((loss, expected_loss), (dx, expected_dx)))
 
     x = case["x"].copy()
     _, dx = temporal_softmax_loss(x.copy(), case["y"], case["mask"])
@@ -227,7 +239,8 @@ def _softmax_stability_and_gradient(temporal_softmax_loss, where):
         return float(temporal_softmax_loss(x.copy(), case["y"], case["mask"])[0])
 
     grad_error = gradient_check(name, loss_fn, {"x": x}, {"x": dx})
-    return f"; stable for scores around 800; gradient check {grad_error:.1e}"
+    said = "stable for scores around 800" if stable else OVERFLOW_WARNING
+    return f"; gradient check {grad_error:.1e}; {said}"
 
 
 # ----------------------------------------------------------------------------- descriptions
