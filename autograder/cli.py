@@ -5,7 +5,9 @@
     python -m autograder grade ASSIGNMENT --remove STUDENT [STUDENT ...]   (undo)
         [--executor threads|dask --dask-local N | --dask-scheduler ADDRESS]
         [--shard i/S --records-only]   (then a plain `grade` collects the records)
-    python -m autograder feedback ASSIGNMENT
+    python -m autograder deadline ASSIGNMENT --due 2026-03-01T23:59+01:00
+        [--penalty none|zero|P%/day|P%/hour] [--extensions FILE.csv] [--roster ROSTER.csv]
+    python -m autograder feedback ASSIGNMENT [--from-nbgrader]
     python -m autograder export ASSIGNMENT --csv FILE [--format csv|canvas|moodle]
         [--roster ROSTER.csv] [--lms-assignment TITLE] [--feedback-zip FILE.zip]
     python -m autograder report ASSIGNMENT [--output FILE]
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from . import classreport, commands
 from .assignments import ASSIGNMENTS, module_of
+from .deadlines import PENALTY_HELP
 from .executors import dask_executor
 from .exports import FORMATS
 from .sandbox import DEFAULT_LIMITS, grade_limits
@@ -78,9 +81,23 @@ def build_parser():
     p.add_argument("--source", default=None, help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("deadline", parents=[common],
+                       help="set the due date, late penalty and extensions (then applied by "
+                            "grade, feedback and export)")
+    p.add_argument("assignment", choices=assignments)
+    p.add_argument("--due", required=True,
+                   help="ISO 8601 with a time zone, e.g. 2026-03-01T23:59+01:00")
+    p.add_argument("--penalty", default="none", help=PENALTY_HELP)
+    p.add_argument("--extensions", help="CSV student_id,extension (e.g. s1,2d or s2,36h)")
+    p.add_argument("--roster", help="class list CSV, so extensions may name students who "
+                                    "are not graded yet")
+
     p = sub.add_parser("feedback", parents=[common],
                        help="one HTML page per student in WORKDIR/feedback/")
     p.add_argument("assignment", choices=assignments)
+    p.add_argument("--from-nbgrader", action="store_true",
+                   help="instead, make the pages of `nbgrader generate_feedback` render math "
+                        "offline")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("export", parents=[common],
@@ -159,6 +176,11 @@ def _run(args):
                                limits=grade_limits(args.timeout, args.memory_mb),
                                force=args.force, progress=not args.quiet,
                                source_root=args.source, executor=executor)
+        elif args.command == "deadline":
+            commands.deadline(workdir, args.assignment, args.due, penalty=args.penalty,
+                              extensions=args.extensions, roster=args.roster)
+        elif args.command == "feedback" and args.from_nbgrader:
+            commands.feedback_from_nbgrader(workdir, args.assignment)
         elif args.command == "feedback":
             commands.feedback(workdir, args.assignment, progress=not args.quiet)
         elif args.command == "export":

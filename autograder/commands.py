@@ -14,12 +14,14 @@ import shutil
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
+from . import deadlines
 from . import gradebook as gradebook_module
 from .assignments import module_of, parts_of
 from .exports import NOT_SUBMITTED, class_rows, moodle_feedback_zip, table, write_table
-from .feedback import autograded_notebook, find_mathjax, write_feedback
+from .feedback import autograded_notebook, find_mathjax, localize_feedback, write_feedback
 from .grading import (
     WRONG_ASSIGNMENT,
     Context,
@@ -29,6 +31,7 @@ from .grading import (
     run_batch,
 )
 from .notebooks import helper_module_source, load_source, read_notebook
+from .record import PartResult
 from .report import BatchSummary, summary_table
 from .roster import read_roster
 from .sandbox import DEFAULT_LIMITS, hide_own_memory, resolve_mode
@@ -129,6 +132,7 @@ def grade(workdir, assignment, submissions, jobs=2, sandbox="auto", limits=None,
         kept = manual_overrides(workdir, assignment, ctx.source,
                                 {r.student: r for r in summary.records
                                  if r.status != WRONG_ASSIGNMENT})
+        late = _lateness(workdir, assignment, ctx.source, workdir.read_records(assignment))
     if out is not None:
         print(summary.found, file=out)
         for warning in summary.warnings:
@@ -137,6 +141,7 @@ def grade(workdir, assignment, submissions, jobs=2, sandbox="auto", limits=None,
             print(f"note: {student}: {total:g} in the gradebook (export, feedback): a score "
                   "changed in formgrader, kept because the submission is unchanged; "
                   "`grade --force` re-grades and clears it", file=out)
+        _print_lateness(late, out)
         print(summary_table(summary, ctx), file=out)
         where = f"{jobs} worker(s)" if executor is None else type(executor).__name__
         print(f"graded in {summary.seconds:.1f} s with {where}; records in "
@@ -312,6 +317,7 @@ def _write(workdir, ctx, submission, record, gb):
     student, assignment = record.student, ctx.assignment
     name = f"{ctx.source.notebook_name}.ipynb"
     if submission.notebook is not None:
+        record.submitted_at = record.submitted_at or file_time(submission, ctx.tmp_root)
         copy_notebook(submission.notebook, workdir.submitted(student, assignment) / name)
         try:
             nb = read_notebook(submission.notebook)
@@ -352,10 +358,22 @@ def gradebook_totals(workdir, assignment, source, records):
     return {r.student: r.total for r in rows if r.student in points}
 
 
-def with_gradebook_points(record, points):
+def graded_names(assignment, source):
+    """The graded functions, then the written answers graded in formgrader."""
+    return [p.name for p in parts_of(assignment)] + sorted(source.written)
+
+
+def with_gradebook_points(record, points, written=None):
     """A copy of ``record`` whose parts carry the gradebook's points, so the feedback page
-    shows the same total as export; a part scored in formgrader says so."""
+    shows the same total as export; a part scored in formgrader says so. ``written``
+    (``{grade_id: points}``) adds a row per written answer, graded or not yet."""
     record = copy.deepcopy(record)
+    for cell, maximum in sorted((written or {}).items()):
+        given = points.get(cell)
+        record.parts.append(PartResult(
+            cell, maximum, points=given or 0.0,
+            reason=f"written answer: {given:g}/{maximum:g} (graded by the instructor)"
+            if given is not None else "written answer: not graded yet"))
     for part in record.parts:
         given = points.get(part.name)
         if given is not None and abs(given - part.points) > 1e-9:
@@ -387,18 +405,38 @@ def feedback(workdir, assignment, progress=True, out=sys.stdout):
         records, source = _records_and_source(workdir, assignment)
         points = gradebook_module.gradebook_rows(workdir, assignment, source)
         comments = gradebook_module.manual_comments(workdir, assignment, source.notebook_name)
+        late = _lateness(workdir, assignment, source, records)
         for student, said in comments.items():
             if student in records:
                 records[student].notes.extend(f"instructor's comment on {cell}: {text}"
                                               for cell, text in said)
         bar = _progress(len(records), progress, unit="page", desc="feedback")
         pages = write_feedback(workdir, assignment, source.notebook_name,
-                               [with_gradebook_points(records[s], points.get(s, {}))
-                                for s in sorted(records)], progress=bar)
+                               [with_gradebook_points(records[s], points.get(s, {}),
+                                                      source.written)
+                                for s in sorted(records)], progress=bar, lateness=late)
         if bar is not None:
             bar.close()
     if out is not None:
         print(f"wrote {len(pages)} feedback pages under {workdir.root / 'feedback'}", file=out)
+    if find_mathjax() is None:
+        print("warning: no local MathJax found (the package sphinx-mathjax-offline is not "
+              "installed): the pages show math as TeX source", file=sys.stderr)
+    return pages
+
+
+def feedback_from_nbgrader(workdir, assignment, out=sys.stdout):
+    """``feedback --from-nbgrader``: the pages nbgrader's ``generate_feedback`` wrote,
+    made to render math offline (it loads MathJax from the internet and removes ours)."""
+    workdir = _workdir(workdir)
+    with workdir.lock():
+        pages = localize_feedback(workdir, assignment)
+    if not pages:
+        raise RuntimeError(f"no feedback pages for {assignment} under "
+                           f"{workdir.root / 'feedback'}; run `nbgrader generate_feedback "
+                           f"{assignment}` there first")
+    if out is not None:
+        print(f"{len(pages)} feedback pages now load MathJax from a local copy", file=out)
     if find_mathjax() is None:
         print("warning: no local MathJax found (the package sphinx-mathjax-offline is not "
               "installed): the pages show math as TeX source", file=sys.stderr)
@@ -415,8 +453,9 @@ def export(workdir, assignment, csv_path, out=sys.stdout, fmt="csv", roster=None
     with workdir.lock():
         records, source = _records_and_source(workdir, assignment)
         points = gradebook_module.gradebook_rows(workdir, assignment, source)
-    names = [p.name for p in parts_of(assignment)]
-    rows = class_rows(points, records, enrolled, names, source.bonus, source.max_points)
+        late = _lateness(workdir, assignment, source, records)
+    names = graded_names(assignment, source)
+    rows = class_rows(points, records, enrolled, names, source.bonus, source.max_points, late)
     csv_path = write_table(csv_path, table(rows, fmt, names, source.max_points, assignment,
                                            lms_assignment))
     if out is not None:
@@ -434,3 +473,60 @@ def export(workdir, assignment, csv_path, out=sys.stdout, fmt="csv", roster=None
             print(f"wrote {count} feedback pages to {feedback_zip} (Moodle: Assignment > "
                   "View all submissions > Upload multiple feedback files in a zip)", file=out)
     return csv_path
+
+
+# ----------------------------------------------------------------------------- deadlines
+def deadline(workdir, assignment, due, penalty="none", extensions=None, roster=None,
+             out=sys.stdout):
+    """Set the assignment's due date, late penalty rule and extensions (see deadlines.py),
+    and apply them at once to everything graded. Bad input raises before anything is
+    written; a later ``deadline`` replaces the whole setting (extensions included)."""
+    workdir = _workdir(workdir)
+    rule = deadlines.check_penalty(penalty)
+    moment = deadlines.parse_due(due)
+    enrolled = read_roster(roster) if roster is not None else {}
+    with workdir.lock():
+        records = workdir.read_records(assignment)
+        granted = deadlines.read_extensions(extensions, set(records) | set(enrolled)) \
+            if extensions is not None else {}
+        setting = deadlines.Deadline(moment, rule, granted)
+        late = {}
+        if records:
+            source = _load_source(assignment, workdir.source(assignment))
+            late = _lateness(workdir, assignment, source, records, setting)
+        deadlines.save(workdir, assignment, setting)
+    if out is not None:
+        print(f"{assignment}: due {moment.isoformat()} ({deadlines.describe_rule(rule)}), "
+              f"{len(granted)} extension(s); kept in "
+              f"{deadlines.config_path(workdir, assignment)} and the gradebook", file=out)
+        _print_lateness(late, out)
+    return setting
+
+
+def _lateness(workdir, assignment, source, records, setting=None):
+    """{student: Lateness}, written into the gradebook; {} without a deadline."""
+    return deadlines.apply(workdir, assignment, source, records,
+                           graded_names(assignment, source), setting)
+
+
+def _print_lateness(late, out):
+    if out is None:
+        return
+    for student, found in sorted(late.items()):
+        if found.seconds_late > 0 or not found.known:
+            print(f"note: {student}: {found.sentence()}", file=out)
+
+
+FILE_TIME_LAYOUTS = ("folders", "flat", "")
+
+
+def file_time(submission, scratch):
+    """The notebook file's modification time (ISO, UTC) as the submission time, when no
+    better source gave one: only in the instructor's own folders (an LMS download's or an
+    unpacked zip's file times say when it was downloaded or unpacked, not handed in)."""
+    path = Path(submission.notebook)
+    if submission.layout not in FILE_TIME_LAYOUTS or (
+            scratch is not None and path.resolve().is_relative_to(Path(scratch).resolve())):
+        return ""
+    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc) \
+        .isoformat(timespec="seconds")

@@ -6,7 +6,10 @@ includes scores changed in formgrader) and every enrolled student of the roster 
 in nothing (status "not submitted", 0 points), so nobody vanishes from the upload.
 
 - ``csv``: our own columns (student_id, name, section, status, the points of each graded
-  function, total, max, submitted_at).
+  function, penalty, total, max, submitted_at, late_by).
+
+With a deadline (deadlines.py) every total is the total after the late penalty; the csv
+says the penalty and how late, Moodle's Status says it too, Canvas has no place for it.
 - ``canvas``: Canvas's gradebook import: Student, ID, SIS User ID, SIS Login ID, Section,
   then one column named after the assignment ("Title (canvas id)" to update an existing
   assignment, a new title creates one), and a "Points Possible" row. Canvas matches rows on
@@ -42,11 +45,14 @@ class Row:
     status: str = NOT_SUBMITTED
     submitted_at: str = ""
     graded_at: str = ""
+    penalty: float = 0.0
+    late_by: str = ""         # "" on time or without a deadline; "unknown" without a time
 
 
-def class_rows(points_by_student, records, roster, names, bonus, maximum):
-    """Rows sorted by student id, joined to the roster (``{id: Enrolled}`` or None)."""
-    roster = roster or {}
+def class_rows(points_by_student, records, roster, names, bonus, maximum, lateness=None):
+    """Rows sorted by student id, joined to the roster (``{id: Enrolled}`` or None);
+    ``lateness`` (``{student: deadlines.Lateness}``) takes each late penalty off."""
+    roster, lateness = roster or {}, lateness or {}
     rows = []
     for student in sorted(set(points_by_student) | set(records) | set(roster)):
         record, enrolled = records.get(student), roster.get(student)
@@ -65,6 +71,11 @@ def class_rows(points_by_student, records, roster, names, bonus, maximum):
             extra = sum(points.get(n) or 0.0 for n in names if n in bonus)
             row.total = capped_total(normal, extra, maximum)
             row.status = record.status if record is not None else "graded"
+            late = lateness.get(student)
+            if late is not None:
+                row.penalty = late.penalty
+                row.total = round(row.total - late.penalty, 4)
+                row.late_by = late.delay_text()
         if roster and enrolled is None:
             row.status += "; not on the roster"
         rows.append(row)
@@ -74,12 +85,12 @@ def class_rows(points_by_student, records, roster, names, bonus, maximum):
 def table(rows, fmt, names, maximum, assignment, lms_assignment=None):
     """The CSV rows (lists of strings) of one export format."""
     if fmt == "csv":
-        out = [["student_id", "name", "section", "status", *names, "total", "max",
-                "submitted_at"]]
+        out = [["student_id", "name", "section", "status", *names, "penalty", "total",
+                "max", "submitted_at", "late_by"]]
         for r in rows:
             out.append([r.student, r.name, r.section, r.status,
-                        *[_fmt(r.points.get(n)) for n in names], _fmt(r.total),
-                        _fmt(maximum), r.submitted_at])
+                        *[_fmt(r.points.get(n)) for n in names], _fmt(r.penalty),
+                        _fmt(r.total), _fmt(maximum), r.submitted_at, r.late_by])
         return out
     _require_lms_ids(rows, fmt)
     if fmt == "canvas":
@@ -92,10 +103,16 @@ def table(rows, fmt, names, maximum, assignment, lms_assignment=None):
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         out = [["Identifier", "Full name", "Email address", "Status", "Grade",
                 "Maximum grade", "Grade can be changed", "Last modified (grade)"]]
-        out += [[f"Participant {r.lms_id}", r.name, r.email, r.status, _fmt(r.total),
-                 _fmt(maximum), "Yes", r.graded_at or now] for r in rows]
+        out += [[f"Participant {r.lms_id}", r.name, r.email, _moodle_status(r),
+                 _fmt(r.total), _fmt(maximum), "Yes", r.graded_at or now] for r in rows]
         return out
     raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def _moodle_status(row):
+    if row.late_by and row.late_by != "unknown":
+        return f"{row.status}; late by {row.late_by}, penalty {_fmt(row.penalty)}"
+    return row.status
 
 
 def _require_lms_ids(rows, fmt):
@@ -145,4 +162,5 @@ def moodle_feedback_zip(path, rows, pages):
 def _fmt(value):
     if value is None:
         return ""
-    return f"{value:.4g}" if value != int(value) else str(int(value))
+    # four decimals, as the totals are rounded: ".4g" would turn 79.875 into 79.88
+    return f"{round(value, 4):.10g}" if value != int(value) else str(int(value))

@@ -143,7 +143,9 @@ STYLE = """
 """
 
 
-def summary_html(record):
+def summary_html(record, late=None):
+    """The summary table; ``late`` (a deadlines.Lateness) adds the deadline sentence and
+    takes the penalty off the total, as the export does."""
     e = html.escape
     rows = []
     for part in record.parts:
@@ -166,10 +168,11 @@ def summary_html(record):
         f"<div class='autograder-summary tex2jax_ignore'>"
         f"<h1>Feedback: {e(record.assignment)}</h1>"
         f"<p>Student <code>{e(record.student)}</code>. Total "
-        f"<strong>{record.total:g} / {record.max:g}</strong>"
+        f"<strong>{_after_penalty(record, late):g} / {record.max:g}</strong>"
         + (bonus_sentence(record) if record.bonus else ".")
         + f" Graded {e(record.graded_at)}.</p>"
-        f"<p>{e(cases_sentence(record))} The inputs are drawn afresh on every grading run, "
+        + (f"<p class='late'>{e(late_sentence(record, late))}</p>" if late else "")
+        + f"<p>{e(cases_sentence(record))} The inputs are drawn afresh on every grading run, "
         "but a correct function is correct on any input, so it gets full marks on every "
         "run. A part's points are shared equally among its cases: a partial score means "
         "some cases gave a wrong result (the last column says where), and it earns that "
@@ -179,6 +182,18 @@ def summary_html(record):
         "<table><tr><th>function</th><th>points</th><th>hidden cases</th>"
         f"<th>result</th></tr>{''.join(rows)}</table>"
         + (f"<ul>{notes}</ul>" if notes else "") + warning + "</div>")
+
+
+def _after_penalty(record, late):
+    return round(record.total - (late.penalty if late else 0.0), 4)
+
+
+def late_sentence(record, late):
+    """The deadline, how late, the penalty and the total before it."""
+    text = late.sentence()
+    if late.penalty:
+        text += f" Total before the penalty: {record.total:g} / {record.max:g}."
+    return text
 
 
 def bonus_sentence(record):
@@ -242,7 +257,7 @@ def strip_remote_scripts(page):
     return MODULE_SCRIPT.sub(lambda m: "" if "https://" in m.group(0) else m.group(0), page)
 
 
-def render_page(autograded_path, record):
+def render_page(autograded_path, record, late=None):
     """Full HTML of one student's feedback page."""
     exporter = _exporter()
     if autograded_path is not None and Path(autograded_path).exists():
@@ -262,7 +277,7 @@ def render_page(autograded_path, record):
         body = re.sub(rf"<p>\s*{token}\s*</p>|{token}",
                       lambda _m, fragment=fragment: fragment, body, count=1)
     body = strip_remote_scripts(body)
-    summary = STYLE + summary_html(record)
+    summary = STYLE + summary_html(record, late)
     marker = body.find("<body")
     if marker >= 0:
         end = body.find(">", marker) + 1
@@ -272,8 +287,44 @@ def render_page(autograded_path, record):
     return body
 
 
-def write_feedback(workdir, assignment, notebook_name, records, progress=None):
-    """One page per record; returns the list of pages written."""
+REMOTE_MATHJAX = re.compile(r"<script[^>]*\ssrc=[\"']https?://[^\"']*mathjax[^>]*>\s*</script>",
+                            re.I)
+LOCAL_MATHJAX = '<script src="mathjax/config.js"></script>'
+
+
+def localize_page(page, cache):
+    """Make a page another program wrote (nbgrader's ``generate_feedback``, which loads
+    MathJax 2 from a CDN and removes the folder beside the page) typeset its math offline:
+    the remote MathJax becomes our local copy, installed beside the page, and other remote
+    scripts go. Returns whether the page changed."""
+    page = Path(page)
+    text = page.read_text(encoding="utf-8")
+    changed = REMOTE_MATHJAX.sub(LOCAL_MATHJAX, text)
+    if LOCAL_MATHJAX not in changed and 'src="mathjax/config.js"' not in changed:
+        head = changed.find("</head>")
+        changed = changed[:head] + LOCAL_MATHJAX + changed[head:] if head >= 0 \
+            else LOCAL_MATHJAX + changed
+    changed = strip_remote_scripts(changed)
+    install_mathjax(page.parent, cache)
+    if changed != text:
+        page.write_text(changed, encoding="utf-8")
+    return changed != text
+
+
+def localize_feedback(workdir, assignment):
+    """Every feedback page of ``assignment`` under WORKDIR/feedback/, made to render math
+    offline (see localize_page); returns the pages."""
+    cache = workdir.root / "feedback" / ".mathjax"
+    pages = sorted((workdir.root / "feedback").glob(f"*/{assignment}/*.html"))
+    for page in pages:
+        localize_page(page, cache)
+    return pages
+
+
+def write_feedback(workdir, assignment, notebook_name, records, progress=None, lateness=None):
+    """One page per record (``lateness``: {student: deadlines.Lateness}); returns the
+    list of pages written."""
+    lateness = lateness or {}
     pages = []
     cache = workdir.root / "feedback" / ".mathjax"
     for record in records:
@@ -283,7 +334,8 @@ def write_feedback(workdir, assignment, notebook_name, records, progress=None):
         install_mathjax(folder, cache)
         autograded = workdir.autograded(student, assignment) / f"{notebook_name}.ipynb"
         page = folder / f"{notebook_name}.html"
-        page.write_text(render_page(autograded, record), encoding="utf-8")
+        page.write_text(render_page(autograded, record, lateness.get(student)),
+                        encoding="utf-8")
         data = record.to_dict()
         (folder / "result.json").write_text(json.dumps(
             {k: data[k] for k in ("student", "assignment", "total", "max", "parts")},

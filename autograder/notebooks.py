@@ -54,11 +54,14 @@ class SourceAssignment:
     points: dict = field(default_factory=dict)       # part name -> points of its test cell
     test_cells: dict = field(default_factory=dict)   # part name -> test cell grade_id
     bonus: set = field(default_factory=set)          # part names graded as extra credit
+    written: dict = field(default_factory=dict)      # written answer grade_id -> points
     digest: str = ""
 
     @property
     def max_points(self):
-        return sum(p for name, p in self.points.items() if name not in self.bonus)
+        """The graded functions' points plus the written answers' (graded in formgrader)."""
+        return sum(p for name, p in self.points.items() if name not in self.bonus) \
+            + sum(self.written.values())
 
 
 def is_bonus(cell):
@@ -91,6 +94,8 @@ def load_source(assignment, source_dir, part_names, bonus_parts=()):
             source.setup_cells.append(strip_magics(cell.source))
         if meta.get("solution") and cell.cell_type == "code":
             solution_ids.add(grade_id)
+        if meta.get("solution") and meta.get("grade") and cell.cell_type == "markdown":
+            source.written[grade_id] = float(meta.get("points", 0))  # nbgrader: manual
         if meta.get("grade") and grade_id.startswith("test_"):
             part = grade_id[len("test_"):]
             source.points[part] = float(meta.get("points", 0))

@@ -2,8 +2,16 @@
 
 import csv
 import io
+import json
+import os
+import re
 import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
 import zipfile
+from pathlib import Path
 
 import pytest
 from autograder_cases import hostile
@@ -12,10 +20,12 @@ from test_autograder_e2e import copy_workdir, grade, source_points, write_submis
 from autograder import commands
 from autograder.exports import class_rows, moodle_feedback_zip, table
 from autograder.feedback import summary_html
-from autograder.gradebook import open_gradebook
+from autograder.gradebook import open_gradebook, run_nbgrader
 from autograder.record import PartResult, Record
 from autograder.roster import RosterError, read_roster
-from autograder.workdir import Workdir
+from autograder.workdir import SOURCE_ROOT, Workdir
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _record(bonus_points):
@@ -205,3 +215,135 @@ def test_manual_score_does_not_survive_a_resubmission_or_force(generated, tmp_pa
     assert _export_total(workdir, tmp_path, "ada") == 100 - source.points["rnn_forward"]
     grade(workdir, "rnn_bptt", tmp_path / "submissions", force=True)
     assert _export_total(workdir, tmp_path, "ada") == 100
+
+
+def _comment(workdir, student, text=None):
+    """Read (or, with ``text``, set as formgrader does) the first comment of a notebook."""
+    with open_gradebook(workdir) as gb:
+        comment = gb.find_submission_notebook("rnn_bptt", "rnn_bptt", student).comments[0]
+        if text is not None:
+            comment.manual_comment = text
+            gb.db.commit()
+        return comment.manual_comment
+
+
+def test_stale_comments_are_kept_and_marked(generated, tmp_path):
+    """#13: a formgrader comment about the old code survives a re-grade, marked as written
+    before it (in formgrader and on the feedback page); an unchanged re-run leaves it."""
+    workdir = copy_workdir(generated, tmp_path / "grading")
+    write_submissions(workdir, "rnn_bptt", [c for c in hostile.RNN_CASES
+                                            if c.student == "partial"], tmp_path / "made")
+    folder = tmp_path / "submissions" / "ada"
+    folder.mkdir(parents=True)
+    shutil.copy(tmp_path / "made" / "partial" / "submission.ipynb", folder / "rnn_bptt.ipynb")
+    grade(workdir, "rnn_bptt", tmp_path / "submissions")
+    _comment(workdir, "ada", "N == 1 fails")
+    grade(workdir, "rnn_bptt", tmp_path / "submissions")
+    assert _comment(workdir, "ada") == "N == 1 fails"          # unchanged: not stale
+    grade(workdir, "rnn_bptt", tmp_path / "submissions", force=True)
+    graded_at = workdir.read_records("rnn_bptt")["ada"].graded_at
+    marked = f"[written before the re-grade of {graded_at}] N == 1 fails"
+    assert _comment(workdir, "ada") == marked
+    grade(workdir, "rnn_bptt", tmp_path / "submissions", force=True)
+    assert _comment(workdir, "ada").count("[written before") == 1   # one mark, the latest
+    commands.feedback(workdir, "rnn_bptt", progress=False, out=None)
+    page = (workdir.feedback("ada", "rnn_bptt") / "rnn_bptt.html").read_text(encoding="utf-8")
+    assert "[written before the re-grade of " in page and "N == 1 fails" in page
+
+
+def test_nbgrader_feedback_pages_render_math_offline(generated, tmp_path):
+    """#13: nbgrader's generate_feedback loads MathJax from a CDN and removes our copy;
+    ``feedback --from-nbgrader`` points the page at a local MathJax that exists."""
+    workdir = copy_workdir(generated, tmp_path / "grading")
+    write_submissions(workdir, "rnn_bptt", [c for c in hostile.RNN_CASES
+                                            if c.student == "correct"], tmp_path / "made")
+    (tmp_path / "submissions" / "ada").mkdir(parents=True)
+    shutil.copy(tmp_path / "made" / "correct" / "submission.ipynb",
+                tmp_path / "submissions" / "ada" / "rnn_bptt.ipynb")
+    grade(workdir, "rnn_bptt", tmp_path / "submissions")
+    commands.feedback(workdir, "rnn_bptt", progress=False, out=None)
+    run_nbgrader(workdir, "generate_feedback", "rnn_bptt", "--force")
+    page = workdir.feedback("ada", "rnn_bptt") / "rnn_bptt.html"
+    assert not (page.parent / "mathjax").exists()         # what nbgrader does
+    assert "cdnjs.cloudflare.com/ajax/libs/mathjax" in page.read_text(encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(REPO), TQDM_DISABLE="1")
+    done = subprocess.run([sys.executable, "-m", "autograder", "feedback", "rnn_bptt",
+                           "--from-nbgrader", "--workdir", str(workdir.root)], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    text = page.read_text(encoding="utf-8")
+    sources = re.findall(r"<script[^>]*\ssrc=[\"']([^\"']+)", text)
+    assert sources == ["mathjax/config.js"]
+    config = page.parent / "mathjax" / "config.js"
+    assert config.is_file() and "tex-svg-full.js" in config.read_text(encoding="utf-8")
+    assert (page.parent / "mathjax" / "tex-svg-full.js").stat().st_size > 100_000
+    assert "$" in text                                  # the math is still there, as TeX
+    chromium = next((shutil.which(n) for n in ("chromium", "chromium-browser",
+                                               "google-chrome") if shutil.which(n)), None)
+    if chromium is None:
+        warnings.warn("no headless Chromium here: the page's math was checked by its markup "
+                      "only", UserWarning, stacklevel=2)
+        return
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=10000",
+             "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert dom.count("<mjx-container") >= 10, "MathJax did not typeset nbgrader's page"
+
+
+def test_written_answers_carry_points_graded_in_formgrader(tmp_path):
+    """#13: the instructor gives a written answer points in the source notebook; nbgrader
+    lists it for manual grading, and export and the feedback page count formgrader's score
+    once given ("not graded yet" before)."""
+    source_root = tmp_path / "source"
+    shutil.copytree(SOURCE_ROOT / "rnn_bptt", source_root / "rnn_bptt")
+    path = source_root / "rnn_bptt" / "rnn_bptt.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    cells = [c for c in nb["cells"]
+             if c["metadata"].get("nbgrader", {}).get("grade_id") == "written_truncation"]
+    assert len(cells) == 1 and cells[0]["cell_type"] == "markdown"
+    cells[0]["metadata"]["nbgrader"]["points"] = 5
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    workdir = Workdir(tmp_path / "grading")
+    commands.generate(workdir, "rnn_bptt", source_root=source_root, quiet=True)
+    write_submissions(workdir, "rnn_bptt", [c for c in hostile.RNN_CASES
+                                            if c.student == "correct"], tmp_path / "made")
+    (tmp_path / "submissions" / "ada").mkdir(parents=True)
+    shutil.copy(tmp_path / "made" / "correct" / "submission.ipynb",
+                tmp_path / "submissions" / "ada" / "rnn_bptt.ipynb")
+    summary, printed = grade(workdir, "rnn_bptt", tmp_path / "submissions")
+    assert summary.records[0].max == 105 and summary.records[0].total == 100
+    assert "in the gradebook" not in printed
+
+    def written_grade():
+        with open_gradebook(workdir) as gb:
+            grade_row = gb.find_grade("written_truncation", "rnn_bptt", "rnn_bptt", "ada")
+            return grade_row.max_score, grade_row.needs_manual_grade, grade_row.manual_score
+
+    def exported():
+        target = commands.export(workdir, "rnn_bptt", tmp_path / "grades.csv", out=None)
+        with open(target, newline="", encoding="utf-8") as f:
+            return next(csv.DictReader(f))
+
+    def page():
+        commands.feedback(workdir, "rnn_bptt", progress=False, out=None)
+        return (workdir.feedback("ada", "rnn_bptt") / "rnn_bptt.html").read_text(
+            encoding="utf-8")
+
+    assert written_grade() == (5, True, None)        # formgrader lists it for grading
+    row = exported()
+    assert (row["written_truncation"], row["total"], row["max"]) == ("", "100", "105")
+    assert "written answer: not graded yet" in page() and "<strong>100 / 105</strong>" in page()
+
+    with open_gradebook(workdir) as gb:                # what formgrader does
+        gb.find_grade("written_truncation", "rnn_bptt", "rnn_bptt", "ada").manual_score = 3
+        gb.db.commit()
+    grade(workdir, "rnn_bptt", tmp_path / "submissions")   # unchanged: the score stays
+    assert written_grade()[1:] == (False, 3)
+    row = exported()
+    assert (row["written_truncation"], row["total"]) == ("3", "103")
+    text = page()
+    assert "written answer: 3/5 (graded by the instructor)" in text
+    assert "<strong>103 / 105</strong>" in text
