@@ -76,6 +76,8 @@ def class_rows(points_by_student, records, roster, names, bonus, maximum, latene
                 row.penalty = late.penalty
                 row.total = round(row.total - late.penalty, 4)
                 row.late_by = late.delay_text()
+        elif record is not None:
+            row.status = record.status  # recorded but kept out of the gradebook (refused)
         if roster and enrolled is None:
             row.status += "; not on the roster"
         rows.append(row)

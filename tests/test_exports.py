@@ -347,3 +347,11 @@ def test_written_answers_carry_points_graded_in_formgrader(tmp_path):
     text = page()
     assert "written answer: 3/5 (graded by the instructor)" in text
     assert "<strong>103 / 105</strong>" in text
+
+
+def test_a_refused_notebook_keeps_its_status_in_the_export():
+    """A notebook of another assignment is recorded but never reaches the gradebook: its row
+    says why (not "not submitted"), with no points."""
+    refused = Record(student="s1", assignment="rnn_bptt", status="wrong assignment")
+    (row,) = class_rows({}, {"s1": refused}, None, ["rnn_step_forward"], set(), 100.0)
+    assert row.status == "wrong assignment" and row.total == 0.0
