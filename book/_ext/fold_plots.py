@@ -15,13 +15,18 @@ when it
 
 Only cell metadata changes: the execution cache keys on code, so no notebook runs again. A
 cell that does not parse as Python (a ``%magic``) is left as it is.
+
+A cell that computes and then draws is never folded (its computation would vanish with the
+plotting code), so the notebooks keep the two apart: the computation and its printed results
+in one cell, the figure in the next. That is also why :data:`MIN_LINES` is small: a figure's
+own cell is rarely long, and six lines of axis labels are no more worth reading than forty.
 """
 from __future__ import annotations
 
 import ast
 import json
 
-MIN_LINES = 15
+MIN_LINES = 6
 FOLD_TAGS = {"hide-input", "remove-input", "remove-cell", "hide-cell"}
 
 
