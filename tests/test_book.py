@@ -171,6 +171,47 @@ def test_fold_notebook_only_adds_a_tag():
     assert "tags" not in out["cells"][0]["metadata"]
 
 
+FIGURE_SCRIPT = """
+import io, json, runpy, struct, sys
+runpy.run_path(sys.argv[1])
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+fig, axes = plt.subplots(1, 3, figsize=(14, 3))
+for ax in axes:
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("panel", fontsize=7)
+fig.tight_layout()
+out = io.BytesIO()
+fig.canvas.print_figure(out, format="png", dpi=200, bbox_inches="tight")
+data = out.getvalue()
+key = b"rnn-course-figure\\0"
+start = data.index(key) + len(key)
+record = json.loads(data[start:data.index(b"}", start) + 1])
+print(json.dumps({"png_width": struct.unpack(">I", data[16:20])[0],
+                  "fig_width_in": fig.get_figwidth(), **record}))
+"""
+
+
+def test_figure_hook_fits_wide_figures_to_the_column_and_records_their_smallest_font():
+    """The build's kernels run book/_ext/figure_hook.py: a 14-inch figure comes out at the
+    column's width (at dpi 100 the inline backend shows 1 inch as 100 CSS px), with its 7 pt
+    titles recorded in the PNG's own pixels (dpi 200: 7 * 200 / 72)."""
+    import json
+    import sys
+
+    hook = _site_polish().FIGURE_HOOK
+    out = subprocess.run([sys.executable, "-c", FIGURE_SCRIPT, str(hook)], capture_output=True,
+                         text=True, check=True, timeout=120)
+    record = json.loads(out.stdout)
+    assert record["width_px_before_fit"] == 1400
+    assert abs(record["fig_width_in"] * 100 - 656) < 1, record
+    assert record["min_font_pt"] == 7
+    assert abs(record["min_font_px"] - 7 * 200 / 72) < 0.01, record
+    # cropped and padded, the PNG fits the column at twice the pixels (it was 2800 wide)
+    assert 1200 < record["png_width"] <= 2 * 688, record
+
+
 def test_no_source_has_a_math_trap():
     """The same check over the sources, so it also holds for pages the build did not reread."""
     polish = _site_polish()
