@@ -153,6 +153,7 @@ PLOT = "fig, ax = plt.subplots()\n" + "".join(f"ax.plot(x, x ** {k})\n" for k in
     (["x = 1", "def f():\n    return 1\n" + PLOT, "f()"], []),  # defines a helper used later
     (["x = 1", "for k in range(2):\n    pass\n" + PLOT, "for k in x:\n    print(k)"], [1]),
     (["x = 1", "%time " + PLOT], []),                          # a magic: not Python, left alone
+    (["x = 1", PLOT, "def f(x):\n    return x"], [1]),        # a parameter is not a read of x
 ])
 def test_plotting_only_cells_are_folded_and_nothing_else(cells, folded):
     assert _fold_plots().plotting_only_cells(cells) == folded

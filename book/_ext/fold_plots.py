@@ -31,11 +31,14 @@ FOLD_TAGS = {"hide-input", "remove-input", "remove-cell", "hide-cell"}
 
 
 def _bound_names(tree: ast.AST) -> set[str]:
-    """Names a cell assigns, imports or mutates through a subscript or attribute."""
+    """Names a cell assigns, imports or mutates through a subscript or attribute, and the
+    parameters of the functions it defines (which a function body reads as its own)."""
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
