@@ -13,8 +13,12 @@ when it
   a helper that the rest of the page relies on is never hidden; a loop variable or a drawing
   helper used only inside the cell does not count).
 
-Only cell metadata changes: the execution cache keys on code, so no notebook runs again. A
-cell that does not parse as Python (a ``%magic``) is left as it is.
+The tags are written into the notebooks themselves (``python book/_ext/fold_plots.py``;
+so that the executions cached by ``make book`` match): jupyter-cache hashes every cell's metadata
+with its code, so a tag added only at build time made the build execute each such notebook a
+second time, one at a time, instead of reading the execution ``make book`` had cached. The
+build still adds a missing tag (a page is never left unfolded), at that cost. A cell that does
+not parse as Python (a ``%magic``) is left as it is.
 
 A cell that computes and then draws is never folded (its computation would vanish with the
 plotting code), so the notebooks keep the two apart: the computation and its printed results
@@ -104,6 +108,21 @@ def fold_notebook(text: str) -> str:
     return json.dumps(nb, ensure_ascii=False) if changed else text
 
 
+def tag_notebook_file(path) -> bool:
+    """Write the fold tags into the notebook at ``path`` (in the repository's JSON layout);
+    return whether it changed."""
+    from pathlib import Path
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    folded = fold_notebook(text)
+    if folded == text:
+        return False
+    path.write_text(json.dumps(json.loads(folded), indent=1, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    return True
+
+
 def _source_read(app, docname, source):
     if str(app.env.doc2path(docname)).endswith(".ipynb"):
         source[0] = fold_notebook(source[0])
@@ -112,3 +131,13 @@ def _source_read(app, docname, source):
 def setup(app):
     app.connect("source-read", _source_read)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+if __name__ == "__main__":  # tag the course's notebooks: python book/_ext/fold_plots.py
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    paths = sys.argv[1:] or sorted((root / "notebooks").rglob("*.ipynb"))
+    for changed in [p for p in paths if tag_notebook_file(p)]:
+        print(f"tagged {changed}")
