@@ -13,11 +13,11 @@ when it
   a helper that the rest of the page relies on is never hidden; a loop variable or a drawing
   helper used only inside the cell does not count).
 
-The tags are written into the notebooks themselves (``python book/_ext/fold_plots.py``;
-so that the executions cached by ``make book`` match): jupyter-cache hashes every cell's metadata
-with its code, so a tag added only at build time made the build execute each such notebook a
-second time, one at a time, instead of reading the execution ``make book`` had cached. The
-build still adds a missing tag (a page is never left unfolded), at that cost. A cell that does
+The tags are written into the notebooks themselves (``python book/_ext/fold_plots.py``), so
+that the executions ``make book`` caches match: jupyter-cache hashes every cell's metadata with
+its code, and a tag added only at build time made the build execute each such notebook a second
+time, one at a time. The build still adds a missing tag (a page is never left unfolded), at
+that cost. A cell that does
 not parse as Python (a ``%magic``) is left as it is.
 
 A cell that computes and then draws is never folded (its computation would vanish with the
