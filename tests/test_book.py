@@ -213,6 +213,30 @@ def test_figure_hook_fits_wide_figures_to_the_column_and_records_their_smallest_
     assert 1200 < record["png_width"] <= 2 * 688, record
 
 
+def test_compact_png_keeps_the_figure_record_and_shrinks_the_file(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=200)
+    ax.plot([0, 1, 0.5], label="a line")
+    ax.legend()
+    path = tmp_path / "figure.png"
+    fig.savefig(path, metadata={"rnn-course-figure": '{"min_font_px": 27.8}'})
+    plt.close(fig)
+    before = path.stat().st_size
+    polish = _site_polish()
+    assert polish.compact_png(path)
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.mode == "P" and image.size == (800, 600)
+        assert image.text["rnn-course-figure"] == '{"min_font_px": 27.8}'
+    assert path.stat().st_size < before
+    assert not polish.compact_png(path), "a palette PNG is left as it is"
+
+
 def test_no_source_has_a_math_trap():
     """The same check over the sources, so it also holds for pages the build did not reread."""
     polish = _site_polish()
