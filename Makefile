@@ -45,13 +45,13 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $(STAMP)
 
 # The execution cache matches notebooks by their code cells only, so a change in rnnlib alone
-# would leave stale outputs on the site: when rnnlib changes, drop the cache and the parsed
-# pages, and every notebook runs again.
+# (or in book/_ext/figure_hook.py, which shapes every figure) would leave stale outputs on the
+# site: when either changes, drop the cache and the parsed pages, and every notebook runs again.
 RNNLIB_SOURCES := $(shell find rnnlib -name '*.py')
 BOOK_RNNLIB_STAMP := _build/.rnnlib-stamp
 
-$(BOOK_RNNLIB_STAMP): $(RNNLIB_SOURCES)
-	@if [ -d _build/.jupyter_cache ]; then echo "rnnlib changed: notebooks will be executed again"; fi
+$(BOOK_RNNLIB_STAMP): $(RNNLIB_SOURCES) book/_ext/figure_hook.py
+	@if [ -d _build/.jupyter_cache ]; then echo "rnnlib or the figure hook changed: notebooks will be executed again"; fi
 	@rm -rf _build/.jupyter_cache _build/.doctrees
 	@mkdir -p _build && touch $@
 
@@ -67,7 +67,8 @@ KERNEL_FILTER := { grep -v "Kernel is running over TCP without encryption" || tr
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
 book: venv $(BOOK_RNNLIB_STAMP)
-	$(BIN)/python tests/test_notebooks.py --execute --workers $(NB_WORKERS) 2>&1 | $(KERNEL_FILTER)
+	@$(BIN)/python book/_ext/site_polish.py _build/ipython
+	IPYTHONDIR=$(CURDIR)/_build/ipython $(BIN)/python tests/test_notebooks.py --execute --workers $(NB_WORKERS) 2>&1 | $(KERNEL_FILTER)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Site built: open _build/html/index.html (or run 'make serve')."
 

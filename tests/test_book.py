@@ -153,6 +153,7 @@ PLOT = "fig, ax = plt.subplots()\n" + "".join(f"ax.plot(x, x ** {k})\n" for k in
     (["x = 1", "def f():\n    return 1\n" + PLOT, "f()"], []),  # defines a helper used later
     (["x = 1", "for k in range(2):\n    pass\n" + PLOT, "for k in x:\n    print(k)"], [1]),
     (["x = 1", "%time " + PLOT], []),                          # a magic: not Python, left alone
+    (["x = 1", PLOT, "def f(x):\n    return x"], [1]),        # a parameter is not a read of x
 ])
 def test_plotting_only_cells_are_folded_and_nothing_else(cells, folded):
     assert _fold_plots().plotting_only_cells(cells) == folded
@@ -169,6 +170,71 @@ def test_fold_notebook_only_adds_a_tag():
     assert out["cells"][1]["metadata"]["tags"] == ["hide-input"]
     assert out["cells"][1]["source"] == nb["cells"][1]["source"]
     assert "tags" not in out["cells"][0]["metadata"]
+
+
+FIGURE_SCRIPT = """
+import io, json, runpy, struct, sys
+runpy.run_path(sys.argv[1])
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+fig, axes = plt.subplots(1, 3, figsize=(14, 3))
+for ax in axes:
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("panel", fontsize=7)
+fig.tight_layout()
+out = io.BytesIO()
+fig.canvas.print_figure(out, format="png", dpi=200, bbox_inches="tight")
+data = out.getvalue()
+key = b"rnn-course-figure\\0"
+start = data.index(key) + len(key)
+record = json.loads(data[start:data.index(b"}", start) + 1])
+print(json.dumps({"png_width": struct.unpack(">I", data[16:20])[0],
+                  "fig_width_in": fig.get_figwidth(), **record}))
+"""
+
+
+def test_figure_hook_fits_wide_figures_to_the_column_and_records_their_smallest_font():
+    """The build's kernels run book/_ext/figure_hook.py: a 14-inch figure comes out at the
+    column's width (at dpi 100 the inline backend shows 1 inch as 100 CSS px), with its 7 pt
+    titles recorded in the PNG's own pixels (dpi 200: 7 * 200 / 72)."""
+    import json
+    import sys
+
+    hook = _site_polish().FIGURE_HOOK
+    out = subprocess.run([sys.executable, "-c", FIGURE_SCRIPT, str(hook)], capture_output=True,
+                         text=True, check=True, timeout=120)
+    record = json.loads(out.stdout)
+    assert record["width_px_before_fit"] == 1400
+    assert abs(record["fig_width_in"] * 100 - 656) < 1, record
+    assert record["min_font_pt"] == 7
+    assert abs(record["min_font_px"] - 7 * 200 / 72) < 0.01, record
+    # cropped and padded, the PNG fits the column at twice the pixels (it was 2800 wide)
+    assert 1200 < record["png_width"] <= 2 * 688, record
+
+
+def test_compact_png_keeps_the_figure_record_and_shrinks_the_file(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=200)
+    ax.plot([0, 1, 0.5], label="a line")
+    ax.legend()
+    path = tmp_path / "figure.png"
+    fig.savefig(path, metadata={"rnn-course-figure": '{"min_font_px": 27.8}'})
+    plt.close(fig)
+    before = path.stat().st_size
+    polish = _site_polish()
+    assert polish.compact_png(path)
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.mode == "P" and image.size == (800, 600)
+        assert image.text["rnn-course-figure"] == '{"min_font_px": 27.8}'
+    assert path.stat().st_size < before
+    assert not polish.compact_png(path), "a palette PNG is left as it is"
 
 
 def test_no_source_has_a_math_trap():

@@ -7,16 +7,21 @@ left, every display equation's rows keeping their left-hand side, figures loaded
 that is not a file path, no sideways scroll of the page, and wide display math scrolling inside
 its own box. Pages with display math are opened again at 1280 px, where no equation may be
 wider than the text column. Phone navigation, search and the download links have their own
-tests.
+tests. Figures drawn by the notebooks are checked at 1280 px for the size their smallest text
+is shown at: the build's figure hook (``book/_ext/figure_hook.py``) records in each PNG the
+smallest font in the PNG's own pixels, and the browser gives the width the figure is shown at.
 """
 from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
+import struct
 import threading
+import zlib
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -25,6 +30,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 PHONE = {"width": 390, "height": 844}
+#: the smallest text, in CSS pixels, a figure may show at 1280 px
+MIN_FIGURE_FONT_PX = 9.0
+FIGURE_KEY = b"rnn-course-figure"  # the PNG text chunk figure_hook.py writes
 DESKTOP = {"width": 1280, "height": 900}
 
 
@@ -239,6 +247,52 @@ def test_equations_fit_the_column_at_desktop_width(desktop_tab, path):
     wide = page.evaluate(WIDE_MATH)
     assert not wide, f"{path}: equations wider than the text column at 1280 px:\n" + "\n".join(
         f"{m['need']} px in {m['have']} px: {m['tex']}" for m in wide)
+
+
+def png_facts(path: Path) -> tuple[int, dict | None]:
+    """A PNG's width in pixels and the figure hook's record in it (None if it has none)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    width, record, at = struct.unpack(">I", data[16:20])[0], None, 8
+    while at < len(data):
+        size, kind = struct.unpack(">I4s", data[at:at + 8])
+        body = data[at + 8:at + 8 + size]
+        if kind == b"tEXt" and body.startswith(FIGURE_KEY + b"\0"):
+            record = json.loads(body[len(FIGURE_KEY) + 1:].decode("latin-1"))
+        elif kind == b"zTXt" and body.startswith(FIGURE_KEY + b"\0"):
+            record = json.loads(zlib.decompress(body[len(FIGURE_KEY) + 2:]).decode("latin-1"))
+        elif kind == b"IDAT":
+            break  # matplotlib writes its text chunks before the image data
+        at += 12 + size
+    return width, record
+
+
+NOTEBOOK_FIGURES = r"""() => Array.from(document.querySelectorAll("main .cell_output img"))
+  .map(img => ({src: img.getAttribute("src"), shown: img.getBoundingClientRect().width}))"""
+FIGURE_PAGES = [p for p in PAGES if "cell_output" in (text := (HTML / p).read_text(
+    encoding="utf-8")) and "<img" in text]
+
+
+@pytest.mark.parametrize("path", FIGURE_PAGES)
+def test_figure_text_is_readable_at_desktop_width(desktop_tab, path):
+    """No figure's text is shown smaller than MIN_FIGURE_FONT_PX at 1280 px: its smallest font
+    in PNG pixels, times the width the page gives the figure over the PNG's width."""
+    page, _ = _open(desktop_tab, path)
+    problems = []
+    for fig in page.evaluate(NOTEBOOK_FIGURES):
+        width, record = png_facts((HTML / path).parent / fig["src"])
+        if record is None:
+            problems.append(f"{fig['src']}: no record of its fonts (not drawn by the build's "
+                            "figure hook; run `make book` again)")
+            continue
+        if record["min_font_px"] is None:
+            continue  # a figure without text (an image grid)
+        shown = record["min_font_px"] * fig["shown"] / width
+        if shown < MIN_FIGURE_FONT_PX:
+            problems.append(f"{fig['src']}: smallest text ({record['min_font_pt']} pt) shown at "
+                            f"{shown:.1f} px, figure {fig['shown']:.0f} px wide")
+    assert not problems, f"{path}: figure text below {MIN_FIGURE_FONT_PX} px at 1280 px:\n" + \
+        "\n".join(problems)
 
 
 def test_phone_navigation_opens_the_table_of_contents(tab):

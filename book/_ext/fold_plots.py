@@ -13,24 +13,36 @@ when it
   a helper that the rest of the page relies on is never hidden; a loop variable or a drawing
   helper used only inside the cell does not count).
 
-Only cell metadata changes: the execution cache keys on code, so no notebook runs again. A
-cell that does not parse as Python (a ``%magic``) is left as it is.
+The tags are written into the notebooks themselves (``python book/_ext/fold_plots.py``), so
+that the executions ``make book`` caches match: jupyter-cache hashes every cell's metadata with
+its code, and a tag added only at build time made the build execute each such notebook a second
+time, one at a time. The build still adds a missing tag (a page is never left unfolded), at
+that cost. A cell that does
+not parse as Python (a ``%magic``) is left as it is.
+
+A cell that computes and then draws is never folded (its computation would vanish with the
+plotting code), so the notebooks keep the two apart: the computation and its printed results
+in one cell, the figure in the next. That is also why :data:`MIN_LINES` is small: a figure's
+own cell is rarely long, and six lines of axis labels are no more worth reading than forty.
 """
 from __future__ import annotations
 
 import ast
 import json
 
-MIN_LINES = 15
+MIN_LINES = 6
 FOLD_TAGS = {"hide-input", "remove-input", "remove-cell", "hide-cell"}
 
 
 def _bound_names(tree: ast.AST) -> set[str]:
-    """Names a cell assigns, imports or mutates through a subscript or attribute."""
+    """Names a cell assigns, imports or mutates through a subscript or attribute, and the
+    parameters of the functions it defines (which a function body reads as its own)."""
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -96,6 +108,21 @@ def fold_notebook(text: str) -> str:
     return json.dumps(nb, ensure_ascii=False) if changed else text
 
 
+def tag_notebook_file(path) -> bool:
+    """Write the fold tags into the notebook at ``path`` (in the repository's JSON layout);
+    return whether it changed."""
+    from pathlib import Path
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    folded = fold_notebook(text)
+    if folded == text:
+        return False
+    path.write_text(json.dumps(json.loads(folded), indent=1, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    return True
+
+
 def _source_read(app, docname, source):
     if str(app.env.doc2path(docname)).endswith(".ipynb"):
         source[0] = fold_notebook(source[0])
@@ -104,3 +131,13 @@ def _source_read(app, docname, source):
 def setup(app):
     app.connect("source-read", _source_read)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+if __name__ == "__main__":  # tag the course's notebooks: python book/_ext/fold_plots.py
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    paths = sys.argv[1:] or sorted((root / "notebooks").rglob("*.ipynb"))
+    for changed in [p for p in paths if tag_notebook_file(p)]:
+        print(f"tagged {changed}")

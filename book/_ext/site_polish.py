@@ -7,9 +7,12 @@
 - **Figure alt text**: notebooks caption a figure with a paragraph that starts with
   ``**Figure: ...**`` after the cell. An output image without alt text (Sphinx then writes the
   file path) gets that caption as its alt text.
-- **High-DPI figures**: the notebook kernels read an IPython profile made for the build
-  (``_build/ipython``) whose inline backend draws retina PNGs (twice the pixels, shown at the
-  same size). Cached executions keep their figures until they run again.
+- **Figures for reading**: the notebook kernels read an IPython profile made for the build
+  (``_build/ipython``, written by :func:`write_profile`; ``make book`` writes it before it
+  executes the notebooks) whose inline backend draws retina PNGs (twice the pixels, shown at
+  the same size) and whose start-up file, ``figure_hook.py``, fits every figure to the text
+  column and records its smallest font in the PNG. ``make book`` executes every notebook
+  again when that file changes.
 - **Page furniture**: a style sheet and a script from ``book/_ext/static`` (phone navigation,
   wide math and tables scroll inside their box instead of the page), a default light theme
   mode, no second copy of a script on a page, and no source maps or translation catalogues in
@@ -108,11 +111,27 @@ c.InlineBackend.figure_formats = {"retina"}
 """
 
 
-def _ipython_profile(app, config):
-    profile = Path(app.confdir) / "_build" / "ipython" / "profile_default"
-    profile.mkdir(parents=True, exist_ok=True)
+FIGURE_HOOK = Path(__file__).parent / "figure_hook.py"
+
+
+def write_profile(ipython_dir: Path) -> Path:
+    """Write the build's IPython profile under ``ipython_dir``; return its directory.
+
+    The start-up file runs ``figure_hook.py`` in a namespace of its own, so no helper name of
+    the hook lands in a notebook's namespace."""
+    profile = Path(ipython_dir) / "profile_default"
+    (profile / "startup").mkdir(parents=True, exist_ok=True)
     (profile / "ipython_kernel_config.py").write_text(IPYTHON_CONFIG, encoding="utf-8")
-    os.environ["IPYTHONDIR"] = str(profile.parent)
+    (profile / "startup" / "00-figure-hook.py").write_text(
+        "# Written by book/_ext/site_polish.py: fit figures to the column (see figure_hook.py).\n"
+        f"__import__('runpy').run_path({str(FIGURE_HOOK.resolve())!r})\n", encoding="utf-8")
+    return profile
+
+
+def _ipython_profile(app, config):
+    ipython_dir = Path(app.confdir) / "_build" / "ipython"
+    write_profile(ipython_dir)
+    os.environ["IPYTHONDIR"] = str(ipython_dir)
 
 
 def _config(app, config):
@@ -164,11 +183,41 @@ def _one_copy_per_script(app, pagename, templatename, context, doctree):
         _dedupe(context["script_files"])
 
 
+def compact_png(path: Path) -> bool:
+    """Rewrite the PNG at ``path`` with a palette of at most 256 colours, keeping its text
+    chunks (the figure hook's record); return whether it was rewritten.
+
+    Retina figures carry four times the pixels; as full-colour PNGs they tripled the images'
+    weight (12 MB). A plot has few colours, so a palette costs nothing a reader can see and
+    cuts them to about a quarter. A file already in palette form, or one the palette would not
+    make smaller, is left as it is."""
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    with Image.open(path) as image:
+        if image.format != "PNG" or image.mode == "P":
+            return False
+        info = PngImagePlugin.PngInfo()
+        for key, value in (getattr(image, "text", None) or {}).items():
+            info.add_text(key, value)
+        palette = image.convert("RGBA").quantize(256, method=Image.Quantize.FASTOCTREE)
+        out = io.BytesIO()
+        palette.save(out, "PNG", optimize=True, pnginfo=info)
+    if out.tell() >= path.stat().st_size:
+        return False
+    path.write_bytes(out.getvalue())
+    return True
+
+
 def _trim(app, exc):
     """Drop what no page requests: the themes' source maps (read only by a browser's developer
-    tools, 3.4 MB) and the theme's translation catalogues (used by Sphinx at build time)."""
+    tools, 3.4 MB) and the theme's translation catalogues (used by Sphinx at build time); give
+    the figures a palette (:func:`compact_png`)."""
     if exc is not None or app.builder.format != "html":
         return
+    for path in sorted((Path(app.outdir) / "_images").glob("*.png")):
+        compact_png(path)
     static = Path(app.outdir) / "_static"
     for path in list(static.rglob("*.map")):
         path.unlink()
@@ -187,3 +236,9 @@ def setup(app):
     # html-page-context stops at the first handler that returns a template: run first
     app.connect("html-page-context", _one_copy_per_script, priority=1)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+if __name__ == "__main__":  # `make book`, before it executes the notebooks
+    import sys
+
+    write_profile(Path(sys.argv[1]))
