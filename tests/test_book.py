@@ -172,6 +172,17 @@ def test_fold_notebook_only_adds_a_tag():
     assert "tags" not in out["cells"][0]["metadata"]
 
 
+@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").rglob("*.ipynb")),
+                         ids=lambda p: p.name)
+def test_every_notebook_carries_its_fold_tags(notebook):
+    """The tags are in the notebook itself: jupyter-cache hashes cell metadata, so a tag added
+    only at build time would make the build execute the notebook again."""
+    text = notebook.read_text(encoding="utf-8")
+    assert _fold_plots().fold_notebook(text) == text, (
+        f"{notebook.relative_to(ROOT)} has plotting-only cells without their fold tag: run "
+        "python book/_ext/fold_plots.py")
+
+
 FIGURE_SCRIPT = """
 import io, json, runpy, struct, sys
 runpy.run_path(sys.argv[1])
