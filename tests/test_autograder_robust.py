@@ -202,6 +202,7 @@ def test_the_grade_command_prints_no_library_warnings(generated, tmp_path, quiet
     command = [sys.executable, "-m", "autograder", "grade", "rnn_bptt", str(tmp_path / "subs"),
                "--workdir", str(workdir), "--jobs", "2", "--sandbox", "none"]
     env = dict(os.environ, PYTHONWARNINGS="default", PYTHONPATH=str(REPO))
+    env.pop("TQDM_DISABLE", None)  # `make test` turns bars off for its logs; this test needs one
     done = subprocess.run(command + (["--quiet"] if quiet else []), capture_output=True,
                           text=True, env=env, cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stderr
