@@ -25,7 +25,7 @@ from torch import nn
 SPLITS = ("train", "val", "test")
 
 PROFILES = {
-    "smoke": dict(bits=6, hidden=64, max_steps=8, steps=4000, batch_size=128, lr=3e-3,
+    "smoke": dict(bits=6, hidden=64, max_steps=8, steps=3000, batch_size=128, lr=3e-3,
                   tau=1e-3),
     "full": dict(bits=16, hidden=128, max_steps=16, steps=20000, batch_size=128, lr=1e-3,
                  tau=1e-3),
