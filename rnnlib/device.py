@@ -9,12 +9,15 @@ before any module that imports torch.
 """
 
 from .captioning.device import (
+    MAX_THREADS_ENV,
     PROFILE_ENV,
     PROFILES,
     get_device,
     get_profile,
+    max_threads,
     seed_everything,
     setup,
 )
 
-__all__ = ["PROFILES", "PROFILE_ENV", "get_device", "get_profile", "seed_everything", "setup"]
+__all__ = ["MAX_THREADS_ENV", "PROFILES", "PROFILE_ENV", "get_device", "get_profile",
+           "max_threads", "seed_everything", "setup"]

@@ -72,6 +72,26 @@ def test_setup_sets_threads_and_returns_device_and_profile(monkeypatch):
         torch.set_num_threads(before)
 
 
+def test_max_threads_caps_setup_and_names_a_bad_value(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("RNNLIB_MAX_THREADS", "1")
+        D.setup(seed=0, threads=2)
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("RNNLIB_MAX_THREADS", "4")
+        D.setup(seed=0, threads=2)
+        assert torch.get_num_threads() == 2
+        monkeypatch.delenv("RNNLIB_MAX_THREADS")
+        assert D.max_threads() is None
+        for bad in ("0", "two", "-1"):
+            monkeypatch.setenv("RNNLIB_MAX_THREADS", bad)
+            with pytest.raises(ValueError, match=f"RNNLIB_MAX_THREADS.*{bad!r}"):
+                D.setup(seed=0, threads=2)
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_importing_before_torch_sets_passive_waiting():
     import os
     import subprocess

@@ -10,6 +10,8 @@ wider than the text column. Phone navigation, search and the download links have
 tests. Figures drawn by the notebooks are checked at 1280 px for the size their smallest text
 is shown at: the build's figure hook (``book/_ext/figure_hook.py``) records in each PNG the
 smallest font in the PNG's own pixels, and the browser gives the width the figure is shown at.
+One desktop visit per page serves both desktop checks, and a page's tests share one xdist
+group, so that under ``--dist loadgroup`` (as `make test` runs this file) one worker opens it.
 """
 from __future__ import annotations
 
@@ -216,7 +218,13 @@ WIDE_MATH = r"""() => Array.from(document.querySelectorAll("main div.math")).fla
 MATH_PAGES = [p for p in PAGES if 'class="math' in (HTML / p).read_text(encoding="utf-8")]
 
 
-@pytest.mark.parametrize("path", PAGES)
+def _pages(paths):
+    """``paths`` as parameters grouped by page, so that under ``--dist loadgroup`` one worker
+    takes all of a page's tests and its desktop visit is made once (see ``_desktop``)."""
+    return [pytest.param(p, marks=pytest.mark.xdist_group(f"page:{p}")) for p in paths]
+
+
+@pytest.mark.parametrize("path", _pages(PAGES))
 def test_page(tab, path):
     page, log = _open(tab, path)
     problems = []
@@ -241,10 +249,21 @@ def test_page(tab, path):
     assert not problems, f"{path}:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("path", MATH_PAGES)
+_DESKTOP_VISITS: dict = {}
+
+
+def _desktop(desktop_tab, path):
+    """What the desktop tests read from ``path`` at 1280 px, from one visit per page."""
+    if path not in _DESKTOP_VISITS:
+        page, _ = _open(desktop_tab, path)
+        _DESKTOP_VISITS[path] = {"wide": page.evaluate(WIDE_MATH),
+                                 "figures": page.evaluate(NOTEBOOK_FIGURES)}
+    return _DESKTOP_VISITS[path]
+
+
+@pytest.mark.parametrize("path", _pages(MATH_PAGES))
 def test_equations_fit_the_column_at_desktop_width(desktop_tab, path):
-    page, _ = _open(desktop_tab, path)
-    wide = page.evaluate(WIDE_MATH)
+    wide = _desktop(desktop_tab, path)["wide"]
     assert not wide, f"{path}: equations wider than the text column at 1280 px:\n" + "\n".join(
         f"{m['need']} px in {m['have']} px: {m['tex']}" for m in wide)
 
@@ -273,13 +292,12 @@ FIGURE_PAGES = [p for p in PAGES if "cell_output" in (text := (HTML / p).read_te
     encoding="utf-8")) and "<img" in text]
 
 
-@pytest.mark.parametrize("path", FIGURE_PAGES)
+@pytest.mark.parametrize("path", _pages(FIGURE_PAGES))
 def test_figure_text_is_readable_at_desktop_width(desktop_tab, path):
     """No figure's text is shown smaller than MIN_FIGURE_FONT_PX at 1280 px: its smallest font
     in PNG pixels, times the width the page gives the figure over the PNG's width."""
-    page, _ = _open(desktop_tab, path)
     problems = []
-    for fig in page.evaluate(NOTEBOOK_FIGURES):
+    for fig in _desktop(desktop_tab, path)["figures"]:
         width, record = png_facts((HTML / path).parent / fig["src"])
         if record is None:
             problems.append(f"{fig['src']}: no record of its fonts (not drawn by the build's "

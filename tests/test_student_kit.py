@@ -25,10 +25,15 @@ RELEASED = ROOT / "_build" / "assignment_downloads"
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import student_kit  # noqa: E402
 
-pytestmark = pytest.mark.skipif(
-    not any(RELEASED.glob("*.ipynb")) and os.environ.get("CI") != "true",
-    reason="the assignments are released by the book build; run `make book` first",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not any(RELEASED.glob("*.ipynb")) and os.environ.get("CI") != "true",
+        reason="the assignments are released by the book build; run `make book` first",
+    ),
+    # one worker builds the kit and its clean venv once (make test runs this file under
+    # --dist loadgroup)
+    pytest.mark.xdist_group("student_kit"),
+]
 
 RUNNER = textwrap.dedent('''
     import json, sys, traceback
