@@ -19,6 +19,17 @@ def test_parity_batches_are_deterministic_and_correct():
     assert k1.min() >= 1 and k1.max() <= 6
 
 
+
+def test_parity_positions_signs_and_difficulty_are_uniform():
+    """k is uniform on 1..bits; given k, every position is non-zero with probability k / bits
+    (a uniform k-subset); a non-zero entry is +1 or -1 with equal odds."""
+    x, _, k = A.parity_batch(30000, 6, seed=3)
+    np.testing.assert_allclose(np.bincount(k, minlength=7)[1:] / len(k), 1 / 6, atol=0.012)
+    for j in range(1, 7):
+        np.testing.assert_allclose((x[k == j] != 0).mean(0), j / 6, atol=0.03)
+    assert abs((x == 1).sum() / (x != 0).sum() - 0.5) < 0.01
+    assert x.dtype == np.float32 and set(np.unique(x)) <= {-1.0, 0.0, 1.0}
+
 def _act_reference(model, x):
     """ACT for one example at a time, written from Graves (2016), equations (5)-(11)."""
     outs, costs = [], []
