@@ -131,8 +131,11 @@ def decode_targets(indices) -> list[str]:
     return ["".join(lookup.get(int(i), "?") for i in row) for row in np.asarray(indices)]
 
 
+# smoke: at 500 steps (training seeds 0 and 1) attention reached 0.997 and 0.999 exact match and
+# beat the decoder without it by 0.94 and 0.97; at 400 seed 1 stopped at 0.944, under the 0.95
+# the notebook asserts; 700 steps cost 40% more for the same lesson.
 PROFILES = {
-    "smoke": dict(n_train=6000, n_test=1000, embed_dim=24, hidden_dim=64, steps=700,
+    "smoke": dict(n_train=6000, n_test=1000, embed_dim=24, hidden_dim=64, steps=500,
                   batch_size=64, lr=4e-3),
     "full": dict(n_train=40000, n_test=4000, embed_dim=32, hidden_dim=128, steps=6000,
                  batch_size=128, lr=2e-3),
