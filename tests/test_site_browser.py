@@ -5,13 +5,13 @@ and recorded. Every page is opened once, at phone width (390 px), in one browser
 worker (xdist-safe), and checked for: no console error, no request to another host, no raw TeX
 left, every display equation's rows keeping their left-hand side, figures loaded with alt text
 that is not a file path, no sideways scroll of the page, and wide display math scrolling inside
-its own box. Pages with display math are opened again at 1280 px, where no equation may be
-wider than the text column. Phone navigation, search and the download links have their own
-tests. Figures drawn by the notebooks are checked at 1280 px for the size their smallest text
-is shown at: the build's figure hook (``book/_ext/figure_hook.py``) records in each PNG the
+its own box. Pages with display math or figures are then laid out again at 1280 px (the same
+visit, resized), where no equation may be wider than the text column and no figure's text may be
+shown too small: the build's figure hook (``book/_ext/figure_hook.py``) records in each PNG the
 smallest font in the PNG's own pixels, and the browser gives the width the figure is shown at.
-One desktop visit per page serves both desktop checks, and a page's tests share one xdist
-group, so that under ``--dist loadgroup`` (as `make test` runs this file) one worker opens it.
+Phone navigation, search and the download links have their own tests. A page's tests share one
+xdist group, so that under ``--dist loadgroup`` (as `make test` runs this file) one worker opens
+it, once.
 """
 from __future__ import annotations
 
@@ -124,13 +124,6 @@ def tab(browser, server):
     context.close()
 
 
-@pytest.fixture(scope="module")
-def desktop_tab(browser, server):
-    context, handle = _tab(browser, server, DESKTOP)
-    yield handle
-    context.close()
-
-
 def _open(tab, path):
     page, log, server = tab
     log["errors"].clear()
@@ -224,46 +217,67 @@ def _pages(paths):
     return [pytest.param(p, marks=pytest.mark.xdist_group(f"page:{p}")) for p in paths]
 
 
+# Resize handlers (the theme's) run on the next frames; let them run before measuring again.
+NEXT_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+_VISITS: dict = {}
+
+
+def _visit(tab, path):
+    """What every test of ``path`` reads, from one visit per page: the checks at phone width,
+    then the desktop facts from the same page laid out again at 1280 px (the site's layout
+    follows the width through CSS, and MathJax does not break lines, so resizing shows what a
+    reader who opens the page at 1280 px sees, without typesetting its math a second time)."""
+    if path not in _VISITS:
+        page, log = _open(tab, path)
+        facts = {"raw": page.evaluate(RAW_TEX), "rows": page.evaluate(MATH_ROWS),
+                 "figures": page.evaluate(FIGURES), "sideways": page.evaluate(SIDEWAYS),
+                 "wide": page.evaluate(WIDE_MATH)}
+        facts.update(errors=list(log["errors"]), foreign=list(log["foreign"]))
+        if path in MATH_PAGES or path in FIGURE_PAGES:
+            page.set_viewport_size(DESKTOP)
+            page.evaluate(NEXT_FRAMES)
+            facts["desktop"] = {"width": page.evaluate("() => window.innerWidth"),
+                                "wide": page.evaluate(WIDE_MATH),
+                                "figures": page.evaluate(NOTEBOOK_FIGURES)}
+            page.set_viewport_size(PHONE)
+        _VISITS[path] = facts
+    return _VISITS[path]
+
+
+def _desktop(tab, path):
+    """What the desktop tests read from ``path`` at 1280 px (see ``_visit``)."""
+    desktop = _visit(tab, path)["desktop"]
+    assert desktop["width"] == DESKTOP["width"], f"{path}: laid out at {desktop['width']} px"
+    return desktop
+
+
 @pytest.mark.parametrize("path", _pages(PAGES))
 def test_page(tab, path):
-    page, log = _open(tab, path)
+    facts = _visit(tab, path)
     problems = []
-    problems += [f"console: {e}" for e in log["errors"]]
-    problems += [f"request to another host: {u}" for u in log["foreign"]]
-    raw = page.evaluate(RAW_TEX)
-    if raw:
-        problems.append(f"raw TeX left on the page: ...{raw}...")
-    problems += page.evaluate(MATH_ROWS)
-    for fig in page.evaluate(FIGURES):
+    problems += [f"console: {e}" for e in facts["errors"]]
+    problems += [f"request to another host: {u}" for u in facts["foreign"]]
+    if facts["raw"]:
+        problems.append(f"raw TeX left on the page: ...{facts['raw']}...")
+    problems += facts["rows"]
+    for fig in facts["figures"]:
         if not fig["ok"]:
             problems.append(f"figure did not load: {fig['src']}")
         alt = fig["alt"].strip()
         if not alt or PATH_LIKE.search(alt) or alt == fig["src"]:
             problems.append(f"figure without real alt text: {fig['src']} alt={alt!r}")
-    sideways = page.evaluate(SIDEWAYS)
+    sideways = facts["sideways"]
     if sideways:
         problems.append(f"page scrolls sideways by {sideways['overflow']} px at 390 px: "
                         f"{sideways['culprits']}")
     problems += [f"wide equation ({m['need']} px in {m['have']} px) does not scroll in its box: "
-                 f"{m['tex']}" for m in page.evaluate(WIDE_MATH) if not m["scrolls"]]
+                 f"{m['tex']}" for m in facts["wide"] if not m["scrolls"]]
     assert not problems, f"{path}:\n" + "\n".join(problems)
 
 
-_DESKTOP_VISITS: dict = {}
-
-
-def _desktop(desktop_tab, path):
-    """What the desktop tests read from ``path`` at 1280 px, from one visit per page."""
-    if path not in _DESKTOP_VISITS:
-        page, _ = _open(desktop_tab, path)
-        _DESKTOP_VISITS[path] = {"wide": page.evaluate(WIDE_MATH),
-                                 "figures": page.evaluate(NOTEBOOK_FIGURES)}
-    return _DESKTOP_VISITS[path]
-
-
 @pytest.mark.parametrize("path", _pages(MATH_PAGES))
-def test_equations_fit_the_column_at_desktop_width(desktop_tab, path):
-    wide = _desktop(desktop_tab, path)["wide"]
+def test_equations_fit_the_column_at_desktop_width(tab, path):
+    wide = _desktop(tab, path)["wide"]
     assert not wide, f"{path}: equations wider than the text column at 1280 px:\n" + "\n".join(
         f"{m['need']} px in {m['have']} px: {m['tex']}" for m in wide)
 
@@ -293,11 +307,11 @@ FIGURE_PAGES = [p for p in PAGES if "cell_output" in (text := (HTML / p).read_te
 
 
 @pytest.mark.parametrize("path", _pages(FIGURE_PAGES))
-def test_figure_text_is_readable_at_desktop_width(desktop_tab, path):
+def test_figure_text_is_readable_at_desktop_width(tab, path):
     """No figure's text is shown smaller than MIN_FIGURE_FONT_PX at 1280 px: its smallest font
     in PNG pixels, times the width the page gives the figure over the PNG's width."""
     problems = []
-    for fig in _desktop(desktop_tab, path)["figures"]:
+    for fig in _desktop(tab, path)["figures"]:
         width, record = png_facts((HTML / path).parent / fig["src"])
         if record is None:
             problems.append(f"{fig['src']}: no record of its fonts (not drawn by the build's "
