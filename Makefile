@@ -80,27 +80,32 @@ book: venv $(BOOK_RNNLIB_STAMP)
 	@echo "Site built: open _build/html/index.html (or run 'make serve')."
 
 # The notebooks are tested through the build's executed copies (tests/test_notebooks.py),
-# not executed a second time. The tests that do not read the built book run while it builds:
-# the grader's tests wait on sandboxes and time limits (pytest alone kept 1.3 of the 2 cores
-# busy) and the notebooks fill those gaps. Their output follows the build's; then the tests of
-# the built site run, a page's tests on one worker (--dist loadgroup).
+# not executed a second time. Every run below is CPU-bound on two cores, so the work is packed
+# to leave no core idle: the tests that do not read the built book run on one worker from the
+# start, beside the two notebook kernels, through Sphinx's single-threaded part of the build
+# and on into the tests of the built site (a page's tests on one worker, --dist loadgroup),
+# which start as soon as the site is built. Their output follows the site tests' output.
 BOOK_TESTS := tests/test_book.py tests/test_notebooks.py tests/test_site_browser.py \
   tests/test_student_kit.py
+PYTEST_EARLY_PARALLEL ?= -n 1 --dist loadfile
 PYTEST_BOOK_PARALLEL ?= -n 2 --dist loadgroup
 EARLY_LOG := _build/pytest-during-build.log
 
 test: venv lint
 	@mkdir -p _build
-	@echo "pytest: the tests that need no built book run during the build (their output follows it)"
-	@$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) tests $(addprefix --ignore=,$(BOOK_TESTS)) \
+	@echo "pytest: the tests that need no built book run during the build (their output follows)"
+	@$(BIN)/python -m pytest -q $(PYTEST_EARLY_PARALLEL) tests $(addprefix --ignore=,$(BOOK_TESTS)) \
 	  > $(EARLY_LOG) 2>&1 & early=$$!; \
 	  trap 'kill $$early 2>/dev/null' INT TERM; \
 	  book=0; $(MAKE) --no-print-directory book || book=$$?; \
+	  site=0; if [ $$book = 0 ]; then \
+	    echo "pytest: the tests of the built site"; \
+	    $(BIN)/python -m pytest -q $(PYTEST_BOOK_PARALLEL) $(BOOK_TESTS) || site=$$?; fi; \
 	  tests=0; wait $$early || tests=$$?; \
-	  echo "pytest (run during the build):"; cat $(EARLY_LOG); \
+	  echo "pytest (the tests that need no built book, run during the build):"; cat $(EARLY_LOG); \
 	  if [ $$book != 0 ]; then echo "make book failed (see above)"; exit $$book; fi; \
+	  if [ $$site != 0 ]; then echo "the tests of the built site failed (see above)"; exit $$site; fi; \
 	  if [ $$tests != 0 ]; then echo "tests failed (see above)"; exit $$tests; fi
-	$(BIN)/python -m pytest -q $(PYTEST_BOOK_PARALLEL) $(BOOK_TESTS)
 
 check: venv
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) tests --ignore=tests/test_book.py \
