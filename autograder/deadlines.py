@@ -15,16 +15,15 @@ penalty is taken from is the gradebook's total, so a score changed in formgrader
 penalty with it, as it would when nbgrader's autograde runs again.
 """
 
-import csv
 import json
 import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from . import gradebook as gradebook_module
 from .exports import class_rows
+from .roster import read_table
 from .workdir import atomic_write
 
 PENALTY_HELP = "none (default), zero (a late submission gets 0), or P%/day or P%/hour"
@@ -88,21 +87,13 @@ def check_penalty(text):
 def read_extensions(path, known):
     """``{student: timedelta}`` from a CSV ``student_id,extension``; a student the class
     does not have (``known``) is an error, since a typo would silently cost them points."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DeadlineError(f"cannot read the extensions file {path}: {exc}") from None
-    reader = csv.DictReader(text.splitlines())
-    header = [(h or "").strip().lower() for h in reader.fieldnames or []]
+    header, rows = read_table(path, "extensions file", DeadlineError)
     if header[:2] != ["student_id", "extension"]:
         raise DeadlineError(f"extensions file {path}: the header must be "
                             f"student_id,extension (found {','.join(header) or 'nothing'})")
     extensions = {}
-    for line, row in enumerate(csv.reader(text.splitlines()[1:]), start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        student, amount = (row + ["", ""])[0].strip(), (row + ["", ""])[1]
+    for line, cells in rows:
+        student, amount = (cells + ["", ""])[:2]
         if student in extensions:
             raise DeadlineError(f"extensions file {path}, line {line}: {student!r} appears "
                                 "twice (give each student one extension)")

@@ -96,6 +96,7 @@ def test_lateness_sentence_says_how_late_and_the_extension():
     ("student_id,extension\nada,2d\nada,1d\n", "line 3: 'ada' appears twice"),
     ("student_id,extension\nada,soon\n", "line 2: extension 'soon' does not parse"),
     ("id,days\nada,2\n", "header must be student_id,extension"),
+    ("student_id,extension\n\n,\nada,1d\n\nada,2d\n", "line 6: 'ada' appears twice"),
 ])
 def test_extension_file_errors_name_the_line(tmp_path, text, message):
     path = tmp_path / "ext.csv"

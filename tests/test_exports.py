@@ -112,6 +112,14 @@ def test_lms_formats_refuse_rows_they_cannot_match(tmp_path):
     assert table(rows, "csv", NAMES, 100, "rnn")[1][0] == "s9"
 
 
+def test_roster_skips_blank_rows_and_strips_cells(tmp_path):
+    """Spreadsheets save trailing rows of bare commas; they are not students."""
+    roster = read_roster(_roster(tmp_path, "\ufeffId , Name\n s1 , Ada \n,\n\n s2,Ben\n,,\n"))
+    assert list(roster) == ["s1", "s2"] and roster["s1"].name == "Ada"
+    with pytest.raises(RosterError, match="cannot read the roster .*roster.csv"):
+        read_roster(tmp_path / "missing" / "roster.csv")
+
+
 def test_graded_student_missing_from_the_roster_is_kept_and_flagged(tmp_path):
     roster = read_roster(_roster(tmp_path, "id\ns1\n"))
     rows = class_rows({"s1": {}, "s2": {}}, {}, roster, NAMES, set(), 100)
@@ -122,6 +130,8 @@ def test_graded_student_missing_from_the_roster_is_kept_and_flagged(tmp_path):
     ("name,lms_id\nAda,1\n", "no 'id' column"),
     ("id,name\ns1,Ada\ns2,Ben\ns1,Ada again\n", "line 4: duplicate id 's1'"),
     ("id,name\n,Ada\n", "line 2: empty id"),
+    # the line an editor shows, past blank lines and a quoted name over two lines
+    ("id,name\ns1,Ada\n\n,\ns2,\"Ben\nBo\"\n\ns1,Ada again\n", "line 8: duplicate id 's1'"),
 ])
 def test_roster_errors_name_the_problem(tmp_path, text, message):
     with pytest.raises(RosterError, match=message):
