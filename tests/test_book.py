@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
+import chromium
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,27 +70,11 @@ def test_mathjax_is_local_and_complete():
     assert "_static/mathjax/tex-chtml.js" in notation
 
 
-def _chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-@pytest.mark.skipif(_chromium() is None and os.environ.get("CI") != "true",
+@pytest.mark.skipif(chromium.find() is None and os.environ.get("CI") != "true",
                     reason="no headless Chromium here (CI installs it)")
 def test_math_renders_in_a_browser_without_network():
-    chromium = _chromium()
-    assert chromium, "Chromium is required in CI to check that math renders"
-    with tempfile.TemporaryDirectory() as profile:
-        out = subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=10000",
-             "--dump-dom", (HTML / "book" / "notation.html").as_uri()],
-            capture_output=True, text=True, timeout=120)
-    dom = out.stdout
+    assert chromium.find(), "Chromium is required in CI to check that math renders"
+    dom = chromium.dump_dom((HTML / "book" / "notation.html").as_uri())
     rendered = dom.count("<mjx-container")
     assert rendered >= 20, f"MathJax typeset only {rendered} formulas on the notation page"
     assert "\\(" not in re.sub(r"<script.*?</script>", "", dom, flags=re.S), \

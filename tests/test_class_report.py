@@ -5,6 +5,7 @@ import io
 import json
 import re
 
+import chromium
 import numpy as np
 import pytest
 from autograder_cases import hostile
@@ -139,9 +140,8 @@ def test_no_records_is_a_clear_error(tmp_path, capsys):
 def test_page_opens_offline_in_chromium(workdir, tmp_path):
     """The page in headless Chromium: every figure decodes, and nothing but file: and data:
     is requested (any other request is aborted and recorded)."""
-    import shutil
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
+    binary = chromium.find()
+    if binary is None:
         pytest.skip("no Chromium here (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     output = tmp_path / "report.html"
@@ -156,7 +156,7 @@ def test_page_opens_offline_in_chromium(workdir, tmp_path):
             r.abort()
 
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium,
+        browser = p.chromium.launch(executable_path=binary,
                                     args=["--no-sandbox", "--disable-gpu"])
         try:
             page = browser.new_page()

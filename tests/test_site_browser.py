@@ -20,13 +20,13 @@ import http.server
 import json
 import os
 import re
-import shutil
 import struct
 import threading
 import zlib
 from pathlib import Path
 from urllib.parse import urlparse
 
+import chromium
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,17 +38,10 @@ FIGURE_KEY = b"rnn-course-figure"  # the PNG text chunk figure_hook.py writes
 DESKTOP = {"width": 1280, "height": 900}
 
 
-def _chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
 pytestmark = [
     pytest.mark.skipif(not (HTML / "index.html").exists() and os.environ.get("CI") != "true",
                        reason="the book is not built; run `make book`"),
-    pytest.mark.skipif(_chromium() is None and os.environ.get("CI") != "true",
+    pytest.mark.skipif(chromium.find() is None and os.environ.get("CI") != "true",
                        reason="no Chromium here (.ci/run installs it)"),
 ]
 
@@ -85,10 +78,10 @@ def server():
 def browser():
     from playwright.sync_api import sync_playwright
 
-    chromium = _chromium()
-    assert chromium, "Chromium is required in CI"
+    binary = chromium.find()
+    assert binary, "Chromium is required in CI"
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=[
+        b = p.chromium.launch(executable_path=binary, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run",
             "--disable-default-apps", "--disable-domain-reliability", "--disable-quic"])
