@@ -419,10 +419,15 @@ def feedback(workdir, assignment, progress=True, out=sys.stdout):
             bar.close()
     if out is not None:
         print(f"wrote {len(pages)} feedback pages under {workdir.root / 'feedback'}", file=out)
+    _warn_without_mathjax()
+    return pages
+
+
+def _warn_without_mathjax():
+    """Feedback pages load MathJax from a local copy; say so when there is none."""
     if find_mathjax() is None:
         print("warning: no local MathJax found (the package sphinx-mathjax-offline is not "
               "installed): the pages show math as TeX source", file=sys.stderr)
-    return pages
 
 
 def feedback_from_nbgrader(workdir, assignment, out=sys.stdout):
@@ -437,9 +442,7 @@ def feedback_from_nbgrader(workdir, assignment, out=sys.stdout):
                            f"{assignment}` there first")
     if out is not None:
         print(f"{len(pages)} feedback pages now load MathJax from a local copy", file=out)
-    if find_mathjax() is None:
-        print("warning: no local MathJax found (the package sphinx-mathjax-offline is not "
-              "installed): the pages show math as TeX source", file=sys.stderr)
+    _warn_without_mathjax()
     return pages
 
 

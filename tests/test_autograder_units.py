@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import rnnlib
-from autograder import grading, harness, scoring, spec
+from autograder import commands, grading, harness, scoring, spec
 from autograder.assignments import ASSIGNMENTS, parts_of
 from autograder.notebooks import (
     SourceAssignment,
@@ -392,3 +392,12 @@ def test_the_context_can_be_shipped_to_another_process():
     again = pickle.loads(pickle.dumps(ctx))
     inputs, _ = hidden_cases(again.parts, 3)
     assert inputs.keys() == hidden_cases(ctx.parts, 3)[0].keys()
+
+
+def test_feedback_says_when_it_has_no_local_mathjax(monkeypatch, capsys):
+    """Both feedback commands warn on stderr when sphinx-mathjax-offline is missing."""
+    commands._warn_without_mathjax()
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(commands, "find_mathjax", lambda: None)
+    commands._warn_without_mathjax()
+    assert "no local MathJax found" in capsys.readouterr().err
