@@ -107,9 +107,11 @@ test: venv lint
 	  if [ $$site != 0 ]; then echo "the tests of the built site failed (see above)"; exit $$site; fi; \
 	  if [ $$tests != 0 ]; then echo "tests failed (see above)"; exit $$tests; fi
 
+# the inner loop: no book and no notebooks (the tests of the built site, and the assignments'
+# notebooks, which test_assignments.py executes)
 check: venv
-	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) tests --ignore=tests/test_book.py \
-	  --ignore=tests/test_assignments.py --ignore=tests/test_notebooks.py
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) tests \
+	  $(addprefix --ignore=,$(BOOK_TESTS) tests/test_assignments.py)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -82,9 +82,7 @@ def browser():
     assert binary, "Chromium is required in CI"
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=binary, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run",
-            "--disable-default-apps", "--disable-domain-reliability", "--disable-quic"])
+            *chromium.QUIET, "--disable-default-apps", "--disable-domain-reliability"])
         yield b
         b.close()
 
